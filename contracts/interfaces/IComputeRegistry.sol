@@ -69,7 +69,7 @@ interface IComputeRegistry {
         uint16 gpuCount;
         uint16 gpusInUse;
         uint16 maxConcurrentRentals;
-        uint16 activeRentals;
+        uint32 activeRentals;
         uint32 strikes;
         bytes32 attestationHash;
         string endpoint;
@@ -122,8 +122,6 @@ interface IComputeRegistry {
     /// @notice `provider`'s last heartbeat (`lastHeartbeat`) is not older than the downtime threshold yet;
     /// it can be reported after `reportableAt`.
     error ProviderNotDown(address provider, uint256 lastHeartbeat, uint256 reportableAt);
-    /// @notice `provider` has no stake (bonded or pending) left to slash.
-    error ProviderNothingToSlash(address provider);
     /// @notice `provider` does not serve `model`.
     error ModelNotFound(address provider, string model);
     /// @notice The model name is empty.
