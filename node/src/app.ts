@@ -1,0 +1,96 @@
+/**
+ * The provider node's HTTP app. `createApp` wires routes to their dependencies; serving it is
+ * index.ts's job (and the tests', which call `app.request()` or serve it on a free port).
+ */
+import { OpenAIError, routeNotFoundError, toOpenAIError } from "@jeju/compute-sdk/openai/index";
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ModelRegistry } from "./backends/registry.ts";
+import { cachedHardware, type HardwareInfo } from "./hardware/detect.ts";
+import { InflightTracker } from "./http/inflight.ts";
+import type { Logger } from "./logger.ts";
+import { chatCompletionsRoute } from "./routes/chat.ts";
+import { completionsRoute } from "./routes/completions.ts";
+import { embeddingsRoute } from "./routes/embeddings.ts";
+import { hardwareRoute } from "./routes/hardware.ts";
+import { healthRoute } from "./routes/health.ts";
+import { modelsRoute } from "./routes/models.ts";
+
+export const NODE_VERSION = "0.1.0";
+
+export type AppDeps = {
+  registry: ModelRegistry;
+  log: Logger;
+  /** Largest request body accepted (bytes). */
+  maxBodyBytes?: number;
+  /** A request still generating after this long is stopped with a 504 (ms). */
+  requestTimeoutMs?: number;
+  /** Requests in flight (shared with the server for graceful shutdown). */
+  inflight?: InflightTracker;
+  hardware?: () => Promise<HardwareInfo>;
+  /** Whether marketplace routes (chain-backed) are on. */
+  chainEnabled?: boolean;
+  /** Extra sub-apps (marketplace, rentals, agents) mounted by index.ts when configured. */
+  mount?: (app: Hono) => void;
+};
+
+export type NodeApp = Hono & { inflight: InflightTracker };
+
+export function createApp(deps: AppDeps): NodeApp {
+  const { registry, log } = deps;
+  const inflight = deps.inflight ?? new InflightTracker();
+  const ctx = {
+    registry,
+    inflight,
+    log,
+    maxBodyBytes: deps.maxBodyBytes ?? 4 * 1024 * 1024,
+    requestTimeoutMs: deps.requestTimeoutMs ?? 300_000,
+  };
+  const app = new Hono();
+
+  if (log.isLevelEnabled("debug")) {
+    app.use(async (c, next) => {
+      const start = performance.now();
+      await next();
+      log.debug(
+        { method: c.req.method, path: c.req.path, status: c.res.status, ms: +(performance.now() - start).toFixed(3) },
+        "request",
+      );
+    });
+  }
+
+  app.route("/v1/chat/completions", chatCompletionsRoute(ctx));
+  app.route("/v1/completions", completionsRoute(ctx));
+  app.route("/v1/embeddings", embeddingsRoute(ctx));
+  app.route("/v1/models", modelsRoute(registry));
+  app.route("/v1/hardware", hardwareRoute(deps.hardware ?? cachedHardware()));
+  app.route(
+    "/health",
+    healthRoute({ registry, inflight, chainEnabled: deps.chainEnabled ?? false, version: NODE_VERSION }),
+  );
+  deps.mount?.(app);
+
+  app.notFound((c) => {
+    const err = routeNotFoundError(c.req.method, c.req.path);
+    return c.json(err.toJSON(), 404);
+  });
+
+  app.onError((err, c) => {
+    let error: OpenAIError;
+    if (err instanceof HTTPException) {
+      error = new OpenAIError(err.status, err.message || "Request failed.", {
+        type: err.status >= 500 ? "server_error" : "invalid_request_error",
+      });
+    } else {
+      error = toOpenAIError(err);
+    }
+    if (!(err instanceof OpenAIError) && !(err instanceof HTTPException)) {
+      log.error({ err, method: c.req.method, path: c.req.path }, "unexpected error");
+    } else if (error.status >= 500) {
+      log.warn({ code: error.code, err: error.cause ?? error, path: c.req.path }, error.message);
+    }
+    return c.json(error.toJSON(), error.status as 400);
+  });
+
+  return Object.assign(app, { inflight });
+}

@@ -1,0 +1,66 @@
+/**
+ * The contract every inference backend implements. Routes speak OpenAI; backends speak this: one
+ * generation per call (the route fans out `n`), text deltas as an async iterable ending in one `done`
+ * event with the finish reason and token counts, and an AbortSignal that stops generation.
+ */
+import type { FinishReason } from "@jeju/compute-sdk/openai/index";
+
+export type BackendModel = {
+  /** Model id as clients name it. */
+  id: string;
+  /** Unix seconds. */
+  created: number;
+  ownedBy: string;
+  /** Other names that route to this model when nothing else claims them (`llama2` for `llama2:latest`). */
+  aliases?: string[];
+};
+
+export type Message = { role: "system" | "user" | "assistant" | "tool"; content: string };
+
+export type GenerateParams = {
+  model: string;
+  /** Tokens to generate at most; undefined lets the backend decide. */
+  maxTokens: number | undefined;
+  temperature: number | undefined;
+  topP: number | undefined;
+  stop: string[];
+  seed: number | undefined;
+  presencePenalty: number | undefined;
+  frequencyPenalty: number | undefined;
+  /** Which of the `n` choices this is (0-based). */
+  choiceIndex: number;
+  signal: AbortSignal;
+};
+
+export type ChatParams = GenerateParams & { messages: Message[] };
+export type CompletionParams = GenerateParams & { prompt: string };
+
+export type GenerationDone = {
+  type: "done";
+  finishReason: FinishReason;
+  promptTokens: number;
+  completionTokens: number;
+};
+
+export type GenerationEvent = { type: "text"; text: string } | GenerationDone;
+
+export type EmbedParams = {
+  model: string;
+  input: string[];
+  /** Requested vector length; the backend throws a 400 if the model cannot honour it. */
+  dimensions: number | undefined;
+  signal: AbortSignal;
+};
+
+export type EmbedResult = { embeddings: number[][]; promptTokens: number };
+
+export interface Backend {
+  /** Short name used in logs and errors: `mock`, `ollama`, `openai`, `llamacpp`. */
+  readonly name: string;
+  listModels(signal?: AbortSignal): Promise<BackendModel[]>;
+  chat(params: ChatParams): AsyncIterable<GenerationEvent>;
+  complete(params: CompletionParams): AsyncIterable<GenerationEvent>;
+  embed(params: EmbedParams): Promise<EmbedResult>;
+  /** Release resources (models, sockets). */
+  close?(): Promise<void>;
+}

@@ -1,0 +1,109 @@
+/**
+ * Node configuration, parsed once from the environment at the edge.
+ */
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+
+/** The repository root (two levels above node/src). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+export const BACKEND_KINDS = ["llamacpp", "mock", "ollama", "openai"] as const;
+export type BackendKind = (typeof BACKEND_KINDS)[number];
+
+const emptyToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+const optionalUrl = z.preprocess(emptyToUndefined, z.url().optional());
+
+const envSchema = z.object({
+  COMPUTE_PORT: z.coerce.number().int().min(0).max(65535).default(4007),
+  COMPUTE_HOST: z.preprocess(emptyToUndefined, z.string().default("0.0.0.0")),
+  MODEL_BACKEND: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .default("llamacpp,mock")
+      .transform((s) => [...new Set(s.split(",").map((b) => b.trim().toLowerCase()).filter((b) => b !== ""))])
+      .pipe(z.array(z.enum(BACKEND_KINDS)).min(1)),
+  ),
+  OLLAMA_HOST: z.preprocess(emptyToUndefined, z.string().default("http://127.0.0.1:11434")),
+  OPENAI_BASE_URL: z.preprocess(emptyToUndefined, z.url().default("https://api.openai.com/v1")),
+  OPENAI_API_KEY: optionalString,
+  MODEL_PATH: z.preprocess(emptyToUndefined, z.string().default("models/compute-tiny.gguf")),
+  /** `alias=model` pairs, comma separated: `llama2=compute-tiny`. */
+  MODEL_ALIASES: z.preprocess(emptyToUndefined, z.string().default("")),
+  LLAMA_CONTEXT_SIZE: z.coerce.number().int().min(0).default(0),
+  LLAMA_SEQUENCES: z.coerce.number().int().min(1).max(64).default(1),
+  LLAMA_GPU: z.preprocess(emptyToUndefined, z.enum(["auto", "cuda", "vulkan", "metal", "false"]).default("auto")),
+  MAX_BODY_BYTES: z.coerce.number().int().min(1).default(4 * 1024 * 1024),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1).default(300_000),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  LOG_LEVEL: z.preprocess(
+    emptyToUndefined,
+    z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  ),
+  RPC_URL: optionalUrl,
+  PRIVATE_KEY: optionalString,
+  INDEXER_URL: optionalUrl,
+});
+
+export type NodeConfig = {
+  port: number;
+  host: string;
+  backends: BackendKind[];
+  ollamaHost: string;
+  openaiBaseUrl: string;
+  openaiApiKey: string | undefined;
+  modelPath: string;
+  modelAliases: Record<string, string>;
+  llama: { contextSize: number | undefined; sequences: number; gpu: "auto" | "cuda" | "vulkan" | "metal" | false };
+  maxBodyBytes: number;
+  requestTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  logLevel: string;
+  chain: { rpcUrl: string; privateKey: string | undefined; indexerUrl: string | undefined } | undefined;
+};
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+function parseAliases(raw: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of raw.split(",")) {
+    if (pair.trim() === "") continue;
+    const [alias, target] = pair.split("=").map((s) => s.trim());
+    if (!alias || !target) throw new ConfigError(`MODEL_ALIASES: expected alias=model, got "${pair}"`);
+    out[alias] = target;
+  }
+  return out;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new ConfigError(`invalid environment: ${issues}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.COMPUTE_PORT,
+    host: e.COMPUTE_HOST,
+    backends: e.MODEL_BACKEND,
+    ollamaHost: e.OLLAMA_HOST.includes("://") ? e.OLLAMA_HOST : `http://${e.OLLAMA_HOST}`,
+    openaiBaseUrl: e.OPENAI_BASE_URL.replace(/\/+$/, ""),
+    openaiApiKey: e.OPENAI_API_KEY,
+    modelPath: path.resolve(REPO_ROOT, e.MODEL_PATH),
+    modelAliases: parseAliases(e.MODEL_ALIASES),
+    llama: {
+      contextSize: e.LLAMA_CONTEXT_SIZE === 0 ? undefined : e.LLAMA_CONTEXT_SIZE,
+      sequences: e.LLAMA_SEQUENCES,
+      gpu: e.LLAMA_GPU === "false" ? false : e.LLAMA_GPU,
+    },
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    logLevel: e.LOG_LEVEL,
+    chain: e.RPC_URL ? { rpcUrl: e.RPC_URL, privateKey: e.PRIVATE_KEY, indexerUrl: e.INDEXER_URL } : undefined,
+  };
+}

@@ -1,0 +1,180 @@
+/**
+ * POST /v1/chat/completions
+ */
+import {
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  type ChatCompletionRequest,
+  chatCompletionRequestSchema,
+  messageText,
+  nowSeconds,
+  parseRequest,
+  randomId,
+  SSE_DONE,
+  sseData,
+  stopList,
+  toOpenAIError,
+  usage,
+} from "@jeju/compute-sdk/openai/index";
+import { Hono } from "hono";
+import type { ChatParams, Message } from "../backends/types.ts";
+import { readJsonBody } from "../http/body.ts";
+import type { RequestDeadline } from "../http/deadline.ts";
+import { sseResponse, stopReason } from "../http/sse.ts";
+import type { InferenceContext } from "./context.ts";
+import { collectGenerations, type LabeledEvent, mergeGenerations } from "./generation.ts";
+
+export function chatCompletionsRoute(ctx: InferenceContext): Hono {
+  const app = new Hono();
+
+  app.post("/", async (c) => {
+    const body = parseRequest(chatCompletionRequestSchema, await readJsonBody(c.req.raw, ctx.maxBodyBytes));
+    const route = await ctx.registry.resolve(body.model);
+    const deadline = ctx.inflight.begin(c.req.raw.signal, ctx.requestTimeoutMs);
+    const n = body.n ?? 1;
+    const base = chatParams(body, route.backendModel, deadline.signal);
+    const gens = Array.from({ length: n }, (_, choiceIndex) => route.backend.chat({ ...base, choiceIndex }));
+    const id = randomId("chatcmpl-");
+    const created = nowSeconds();
+
+    if (body.stream !== true) {
+      try {
+        const choices = await collectGenerations(gens);
+        let completionTokens = 0;
+        for (const ch of choices) completionTokens += ch.completionTokens;
+        const response: ChatCompletion = {
+          id,
+          object: "chat.completion",
+          created,
+          model: body.model,
+          choices: choices.map((ch) => ({
+            index: ch.index,
+            message: { role: "assistant", content: ch.text, refusal: null },
+            logprobs: null,
+            finish_reason: ch.finishReason,
+          })),
+          usage: usage(choices[0]?.promptTokens ?? 0, completionTokens),
+        };
+        return c.json(response);
+      } catch (err) {
+        const reason = stopReason(err, deadline.signal);
+        deadline.abort(reason);
+        throw reason;
+      } finally {
+        ctx.inflight.release(deadline);
+      }
+    }
+
+    // Streaming: wait for the first event so a backend that is down still gets a proper HTTP status.
+    const events = mergeGenerations(gens);
+    let first: IteratorResult<LabeledEvent>;
+    try {
+      first = await events.next();
+    } catch (err) {
+      const reason = stopReason(err, deadline.signal);
+      deadline.abort(reason);
+      ctx.inflight.release(deadline);
+      throw reason;
+    }
+    const includeUsage = body.stream_options?.include_usage === true;
+    const frames = chatFrames(ctx, deadline, first, events, {
+      id,
+      created,
+      model: body.model,
+      n,
+      includeUsage,
+    });
+    return sseResponse(frames, (reason) => deadline.abort(reason));
+  });
+
+  return app;
+}
+
+function chatParams(body: ChatCompletionRequest, model: string, signal: AbortSignal): Omit<ChatParams, "choiceIndex"> {
+  const messages: Message[] = body.messages.map((m) => ({
+    role: m.role === "developer" ? "system" : m.role,
+    content: messageText(m),
+  }));
+  return {
+    model,
+    messages,
+    maxTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
+    temperature: body.temperature ?? undefined,
+    topP: body.top_p ?? undefined,
+    stop: stopList(body.stop),
+    seed: body.seed ?? undefined,
+    presencePenalty: body.presence_penalty ?? undefined,
+    frequencyPenalty: body.frequency_penalty ?? undefined,
+    signal,
+  };
+}
+
+type StreamMeta = { id: string; created: number; model: string; n: number; includeUsage: boolean };
+
+async function* chatFrames(
+  ctx: InferenceContext,
+  deadline: RequestDeadline,
+  first: IteratorResult<LabeledEvent>,
+  events: AsyncGenerator<LabeledEvent>,
+  meta: StreamMeta,
+): AsyncGenerator<string> {
+  const chunk = (
+    index: number,
+    delta: ChatCompletionChunk["choices"][number]["delta"],
+    finishReason: ChatCompletionChunk["choices"][number]["finish_reason"],
+  ): string => {
+    const payload: ChatCompletionChunk = {
+      id: meta.id,
+      object: "chat.completion.chunk",
+      created: meta.created,
+      model: meta.model,
+      choices: [{ index, delta, logprobs: null, finish_reason: finishReason }],
+    };
+    if (meta.includeUsage) payload.usage = null;
+    return sseData(payload);
+  };
+  const started = new Uint8Array(meta.n);
+  let promptTokens = 0;
+  let completionTokens = 0;
+  let finished = false;
+  try {
+    let step = first;
+    while (step.done !== true) {
+      const { index, event } = step.value;
+      if (started[index] === 0) {
+        started[index] = 1;
+        yield chunk(index, { role: "assistant", content: "" }, null);
+      }
+      if (event.type === "text") {
+        if (event.text !== "") yield chunk(index, { content: event.text }, null);
+      } else {
+        promptTokens = event.promptTokens;
+        completionTokens += event.completionTokens;
+        yield chunk(index, {}, event.finishReason);
+      }
+      step = await events.next();
+    }
+    if (meta.includeUsage) {
+      const last: ChatCompletionChunk = {
+        id: meta.id,
+        object: "chat.completion.chunk",
+        created: meta.created,
+        model: meta.model,
+        choices: [],
+        usage: usage(promptTokens, completionTokens),
+      };
+      yield sseData(last);
+    }
+    finished = true;
+    yield SSE_DONE;
+  } catch (err) {
+    const error = toOpenAIError(stopReason(err, deadline.signal));
+    if (error.status >= 500) ctx.log.warn({ err, code: error.code }, "chat stream failed");
+    finished = true;
+    yield sseData(error.toJSON());
+  } finally {
+    if (!finished) deadline.abort(new Error("stream closed"));
+    ctx.inflight.release(deadline);
+    await events.return(undefined);
+  }
+}

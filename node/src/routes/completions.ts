@@ -1,0 +1,190 @@
+/**
+ * POST /v1/completions (legacy text completions): `prompt` string or array, `n` choices per prompt,
+ * choice index = prompt index × n + j, as OpenAI numbers them.
+ */
+import {
+  type CompletionRequest,
+  completionRequestSchema,
+  nowSeconds,
+  parseRequest,
+  randomId,
+  SSE_DONE,
+  sseData,
+  stopList,
+  type TextCompletion,
+  toOpenAIError,
+  usage,
+} from "@jeju/compute-sdk/openai/index";
+import { Hono } from "hono";
+import type { CompletionParams, GenerationEvent } from "../backends/types.ts";
+import { readJsonBody } from "../http/body.ts";
+import type { RequestDeadline } from "../http/deadline.ts";
+import { sseResponse, stopReason } from "../http/sse.ts";
+import type { InferenceContext } from "./context.ts";
+import { collectGenerations, type LabeledEvent, mergeGenerations } from "./generation.ts";
+
+/** OpenAI's default `max_tokens` for text completions. */
+const DEFAULT_MAX_TOKENS = 16;
+
+export function completionsRoute(ctx: InferenceContext): Hono {
+  const app = new Hono();
+
+  app.post("/", async (c) => {
+    const body = parseRequest(completionRequestSchema, await readJsonBody(c.req.raw, ctx.maxBodyBytes));
+    const route = await ctx.registry.resolve(body.model);
+    const deadline = ctx.inflight.begin(c.req.raw.signal, ctx.requestTimeoutMs);
+    const n = body.n ?? 1;
+    const prompts = typeof body.prompt === "string" ? [body.prompt] : body.prompt;
+    const base = completionParams(body, route.backendModel, deadline.signal);
+    const gens: AsyncIterable<GenerationEvent>[] = [];
+    for (const prompt of prompts) {
+      for (let j = 0; j < n; j++) gens.push(route.backend.complete({ ...base, prompt, choiceIndex: j }));
+    }
+    const id = randomId("cmpl-");
+    const created = nowSeconds();
+    const echo = body.echo === true;
+
+    if (body.stream !== true) {
+      try {
+        const choices = await collectGenerations(gens);
+        let promptTokens = 0;
+        let completionTokens = 0;
+        choices.forEach((ch, i) => {
+          if (i % n === 0) promptTokens += ch.promptTokens;
+          completionTokens += ch.completionTokens;
+        });
+        const response: TextCompletion = {
+          id,
+          object: "text_completion",
+          created,
+          model: body.model,
+          choices: choices.map((ch) => ({
+            text: echo ? `${prompts[Math.floor(ch.index / n)] ?? ""}${ch.text}` : ch.text,
+            index: ch.index,
+            logprobs: null,
+            finish_reason: ch.finishReason,
+          })),
+          usage: usage(promptTokens, completionTokens),
+        };
+        return c.json(response);
+      } catch (err) {
+        const reason = stopReason(err, deadline.signal);
+        deadline.abort(reason);
+        throw reason;
+      } finally {
+        ctx.inflight.release(deadline);
+      }
+    }
+
+    const events = mergeGenerations(gens);
+    let first: IteratorResult<LabeledEvent>;
+    try {
+      first = await events.next();
+    } catch (err) {
+      const reason = stopReason(err, deadline.signal);
+      deadline.abort(reason);
+      ctx.inflight.release(deadline);
+      throw reason;
+    }
+    const frames = completionFrames(ctx, deadline, first, events, {
+      id,
+      created,
+      model: body.model,
+      n,
+      total: gens.length,
+      prompts: echo ? prompts : undefined,
+      includeUsage: body.stream_options?.include_usage === true,
+    });
+    return sseResponse(frames, (reason) => deadline.abort(reason));
+  });
+
+  return app;
+}
+
+function completionParams(body: CompletionRequest, model: string, signal: AbortSignal): Omit<CompletionParams, "choiceIndex" | "prompt"> {
+  return {
+    model,
+    maxTokens: body.max_tokens ?? DEFAULT_MAX_TOKENS,
+    temperature: body.temperature ?? undefined,
+    topP: body.top_p ?? undefined,
+    stop: stopList(body.stop),
+    seed: body.seed ?? undefined,
+    presencePenalty: body.presence_penalty ?? undefined,
+    frequencyPenalty: body.frequency_penalty ?? undefined,
+    signal,
+  };
+}
+
+type StreamMeta = {
+  id: string;
+  created: number;
+  model: string;
+  n: number;
+  total: number;
+  prompts: string[] | undefined;
+  includeUsage: boolean;
+};
+
+async function* completionFrames(
+  ctx: InferenceContext,
+  deadline: RequestDeadline,
+  first: IteratorResult<LabeledEvent>,
+  events: AsyncGenerator<LabeledEvent>,
+  meta: StreamMeta,
+): AsyncGenerator<string> {
+  const chunk = (index: number, text: string, finishReason: TextCompletion["choices"][number]["finish_reason"]) => {
+    const payload: TextCompletion = {
+      id: meta.id,
+      object: "text_completion",
+      created: meta.created,
+      model: meta.model,
+      choices: [{ text, index, logprobs: null, finish_reason: finishReason }],
+    };
+    if (meta.includeUsage) payload.usage = null;
+    return sseData(payload);
+  };
+  const echoed = new Uint8Array(meta.total);
+  let promptTokens = 0;
+  let completionTokens = 0;
+  let finished = false;
+  try {
+    let step = first;
+    while (step.done !== true) {
+      const { index, event } = step.value;
+      if (meta.prompts !== undefined && echoed[index] === 0) {
+        echoed[index] = 1;
+        yield chunk(index, meta.prompts[Math.floor(index / meta.n)] ?? "", null);
+      }
+      if (event.type === "text") {
+        if (event.text !== "") yield chunk(index, event.text, null);
+      } else {
+        if (index % meta.n === 0) promptTokens += event.promptTokens;
+        completionTokens += event.completionTokens;
+        yield chunk(index, "", event.finishReason);
+      }
+      step = await events.next();
+    }
+    if (meta.includeUsage) {
+      const last: TextCompletion = {
+        id: meta.id,
+        object: "text_completion",
+        created: meta.created,
+        model: meta.model,
+        choices: [],
+        usage: usage(promptTokens, completionTokens),
+      };
+      yield sseData(last);
+    }
+    finished = true;
+    yield SSE_DONE;
+  } catch (err) {
+    const error = toOpenAIError(stopReason(err, deadline.signal));
+    if (error.status >= 500) ctx.log.warn({ err, code: error.code }, "completion stream failed");
+    finished = true;
+    yield sseData(error.toJSON());
+  } finally {
+    if (!finished) deadline.abort(new Error("stream closed"));
+    ctx.inflight.release(deadline);
+    await events.return(undefined);
+  }
+}

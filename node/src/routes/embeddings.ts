@@ -1,0 +1,59 @@
+/**
+ * POST /v1/embeddings: `input` string or array, `encoding_format` float|base64, `dimensions`.
+ */
+import {
+  type EmbeddingList,
+  embeddingRequestSchema,
+  encodeFloat32Base64,
+  invalidRequestError,
+  parseRequest,
+} from "@jeju/compute-sdk/openai/index";
+import { Hono } from "hono";
+import { readJsonBody } from "../http/body.ts";
+import { stopReason } from "../http/sse.ts";
+import type { InferenceContext } from "./context.ts";
+
+export function embeddingsRoute(ctx: InferenceContext): Hono {
+  const app = new Hono();
+
+  app.post("/", async (c) => {
+    const body = parseRequest(embeddingRequestSchema, await readJsonBody(c.req.raw, ctx.maxBodyBytes));
+    const input = typeof body.input === "string" ? [body.input] : body.input;
+    input.forEach((text, i) => {
+      if (text === "") {
+        const param = typeof body.input === "string" ? "input" : `input.[${i}]`;
+        throw invalidRequestError(`Invalid '${param}': empty string. Expected a non-empty string.`, param, "invalid_value");
+      }
+    });
+    const route = await ctx.registry.resolve(body.model);
+    const deadline = ctx.inflight.begin(c.req.raw.signal, ctx.requestTimeoutMs);
+    try {
+      const result = await route.backend.embed({
+        model: route.backendModel,
+        input,
+        dimensions: body.dimensions ?? undefined,
+        signal: deadline.signal,
+      });
+      const base64 = body.encoding_format === "base64";
+      const response: EmbeddingList = {
+        object: "list",
+        data: result.embeddings.map((vector, index) => ({
+          object: "embedding",
+          index,
+          embedding: base64 ? encodeFloat32Base64(vector) : vector,
+        })),
+        model: body.model,
+        usage: { prompt_tokens: result.promptTokens, total_tokens: result.promptTokens },
+      };
+      return c.json(response);
+    } catch (err) {
+      const reason = stopReason(err, deadline.signal);
+      deadline.abort(reason);
+      throw reason;
+    } finally {
+      ctx.inflight.release(deadline);
+    }
+  });
+
+  return app;
+}

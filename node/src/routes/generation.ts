@@ -1,0 +1,75 @@
+/**
+ * What chat and text completions share: running `n` generations, merged for streaming or collected
+ * for a plain response.
+ */
+import type { FinishReason } from "@jeju/compute-sdk/openai/index";
+import type { GenerationEvent } from "../backends/types.ts";
+
+export type LabeledEvent = { index: number; event: GenerationEvent };
+
+export type CollectedChoice = {
+  index: number;
+  text: string;
+  finishReason: FinishReason;
+  promptTokens: number;
+  completionTokens: number;
+};
+
+/** Interleave several generations as their events arrive, each labelled with its choice index. */
+export async function* mergeGenerations(gens: readonly AsyncIterable<GenerationEvent>[]): AsyncGenerator<LabeledEvent> {
+  if (gens.length === 1) {
+    const only = gens[0];
+    if (only === undefined) return;
+    for await (const event of only) yield { index: 0, event };
+    return;
+  }
+  const iterators = gens.map((g) => g[Symbol.asyncIterator]());
+  type Step = { index: number; result: IteratorResult<GenerationEvent> };
+  const pending = new Map<number, Promise<Step>>();
+  const arm = (index: number) => {
+    const it = iterators[index];
+    if (it !== undefined) pending.set(index, it.next().then((result) => ({ index, result })));
+  };
+  iterators.forEach((_, i) => arm(i));
+  try {
+    while (pending.size > 0) {
+      const { index, result } = await Promise.race(pending.values());
+      if (result.done) {
+        pending.delete(index);
+        continue;
+      }
+      arm(index);
+      yield { index, event: result.value };
+    }
+  } finally {
+    // Close generations still running (an error in one, or the consumer stopped early).
+    await Promise.allSettled(
+      [...pending.keys()].map((i) => {
+        pending.get(i)?.catch(() => {});
+        return iterators[i]?.return?.();
+      }),
+    );
+  }
+}
+
+/** Run generations to the end and gather each choice's text and counts. */
+export async function collectGenerations(gens: readonly AsyncIterable<GenerationEvent>[]): Promise<CollectedChoice[]> {
+  return Promise.all(
+    gens.map(async (gen, index) => {
+      let text = "";
+      for await (const event of gen) {
+        if (event.type === "text") text += event.text;
+        else {
+          return {
+            index,
+            text,
+            finishReason: event.finishReason,
+            promptTokens: event.promptTokens,
+            completionTokens: event.completionTokens,
+          };
+        }
+      }
+      throw new Error("backend ended a generation without a done event");
+    }),
+  );
+}

@@ -1,0 +1,151 @@
+/**
+ * Zod schemas for the OpenAI request bodies the node and the gateway accept.
+ *
+ * Unknown fields are dropped (OpenAI clients send many optional ones); known fields are checked with
+ * OpenAI's own bounds so a bad value fails here with a 400 that names the field.
+ */
+import { z } from "zod";
+import { invalidRequestError, type OpenAIError } from "./errors.ts";
+
+const nullish = <T extends z.ZodType>(schema: T) => schema.nullish();
+
+const textPart = z.object({ type: z.literal("text"), text: z.string() });
+
+export const chatMessageSchema = z.object({
+  role: z.enum(["system", "developer", "user", "assistant", "tool"]),
+  content: z.union([z.string(), z.array(textPart)]).nullish(),
+  name: z.string().optional(),
+  tool_call_id: z.string().optional(),
+});
+
+export const stopSchema = z.union([z.string(), z.array(z.string()).max(4)]);
+
+export const streamOptionsSchema = z.object({ include_usage: z.boolean().nullish() });
+
+/** Sampling fields shared by chat and text completions. */
+const samplingFields = {
+  model: z.string().min(1),
+  temperature: nullish(z.number().min(0).max(2)),
+  top_p: nullish(z.number().min(0).max(1)),
+  stop: nullish(stopSchema),
+  seed: nullish(z.number().int()),
+  n: nullish(z.number().int().min(1).max(128)),
+  stream: nullish(z.boolean()),
+  stream_options: nullish(streamOptionsSchema),
+  presence_penalty: nullish(z.number().min(-2).max(2)),
+  frequency_penalty: nullish(z.number().min(-2).max(2)),
+  user: z.string().optional(),
+};
+
+export const chatCompletionRequestSchema = z.object({
+  ...samplingFields,
+  messages: z.array(chatMessageSchema).min(1),
+  max_tokens: nullish(z.number().int().min(1)),
+  max_completion_tokens: nullish(z.number().int().min(1)),
+});
+
+export const completionRequestSchema = z.object({
+  ...samplingFields,
+  prompt: z.union([z.string(), z.array(z.string()).min(1)]),
+  max_tokens: nullish(z.number().int().min(0)),
+  echo: nullish(z.boolean()),
+  suffix: nullish(z.string()),
+});
+
+export const embeddingRequestSchema = z.object({
+  model: z.string().min(1),
+  input: z.union([z.string(), z.array(z.string()).min(1).max(2048)]),
+  encoding_format: nullish(z.enum(["float", "base64"])),
+  dimensions: nullish(z.number().int().min(1)),
+  user: z.string().optional(),
+});
+
+export type ChatMessage = z.infer<typeof chatMessageSchema>;
+export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
+export type CompletionRequest = z.infer<typeof completionRequestSchema>;
+export type EmbeddingRequest = z.infer<typeof embeddingRequestSchema>;
+
+/** Text of a message: a string, or the concatenated text parts. */
+export function messageText(message: ChatMessage): string {
+  const { content } = message;
+  if (content == null) return "";
+  if (typeof content === "string") return content;
+  let text = "";
+  for (const part of content) text += part.text;
+  return text;
+}
+
+/** `stop` as a list. */
+export function stopList(stop: string | string[] | null | undefined): string[] {
+  if (stop == null) return [];
+  return typeof stop === "string" ? [stop] : stop;
+}
+
+/** OpenAI's path notation for a parameter: `messages.[0].content`. */
+export function formatParam(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const key of path) {
+    const part = typeof key === "number" ? `[${key}]` : String(key);
+    out = out === "" ? part : `${out}.${part}`;
+  }
+  return out;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let cur = input;
+  for (const key of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur;
+}
+
+/** Turn the first zod issue into an OpenAI 400 that names the parameter. */
+export function zodToOpenAIError(error: z.ZodError, input: unknown): OpenAIError {
+  const issue = error.issues[0];
+  if (issue === undefined) return invalidRequestError("Invalid request body.");
+  const param = issue.path.length > 0 ? formatParam(issue.path) : null;
+  const shown = param ?? "body";
+  if (issue.code === "invalid_type" && param !== null && valueAt(input, issue.path) === undefined) {
+    return invalidRequestError(`Missing required parameter: '${shown}'.`, param, "missing_required_parameter");
+  }
+  if (issue.code === "too_small" && issue.origin === "number") {
+    return invalidRequestError(
+      `Invalid '${shown}': ${issue.inclusive === false ? "number must be greater than" : "integer below minimum value. Expected a value >="} ${String(issue.minimum)}, but got ${JSON.stringify(valueAt(input, issue.path))} instead.`,
+      param,
+      "integer_below_min_value",
+    );
+  }
+  if (issue.code === "too_big" && issue.origin === "number") {
+    return invalidRequestError(
+      `Invalid '${shown}': integer above maximum value. Expected a value <= ${String(issue.maximum)}, but got ${JSON.stringify(valueAt(input, issue.path))} instead.`,
+      param,
+      "integer_above_max_value",
+    );
+  }
+  if (issue.code === "too_small" && issue.origin === "array") {
+    return invalidRequestError(
+      `Invalid '${shown}': empty array. Expected an array with minimum length ${String(issue.minimum)}, but got an empty array instead.`,
+      param,
+      "empty_array",
+    );
+  }
+  if (issue.code === "too_big" && issue.origin === "array") {
+    return invalidRequestError(
+      `Invalid '${shown}': array too long. Expected an array with maximum length ${String(issue.maximum)}.`,
+      param,
+      "array_above_max_length",
+    );
+  }
+  if (issue.code === "invalid_type" || issue.code === "invalid_union") {
+    return invalidRequestError(`Invalid type for '${shown}': ${issue.message}.`, param, "invalid_type");
+  }
+  return invalidRequestError(`Invalid value for '${shown}': ${issue.message}.`, param, "invalid_value");
+}
+
+/** Parse a request body with a schema, throwing an OpenAI 400 on failure. */
+export function parseRequest<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
+  const result = schema.safeParse(input);
+  if (!result.success) throw zodToOpenAIError(result.error, input);
+  return result.data;
+}
