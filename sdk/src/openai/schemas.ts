@@ -100,6 +100,9 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return cur;
 }
 
+/** Parameters OpenAI types as integers (its messages say "integer" for these, "decimal" for the rest). */
+const INTEGER_PARAMS = new Set(["n", "max_tokens", "max_completion_tokens", "seed", "dimensions", "logprobs", "top_logprobs"]);
+
 /** Turn the first zod issue into an OpenAI 400 that names the parameter. */
 export function zodToOpenAIError(error: z.ZodError, input: unknown): OpenAIError {
   const issue = error.issues[0];
@@ -109,18 +112,20 @@ export function zodToOpenAIError(error: z.ZodError, input: unknown): OpenAIError
   if (issue.code === "invalid_type" && param !== null && valueAt(input, issue.path) === undefined) {
     return invalidRequestError(`Missing required parameter: '${shown}'.`, param, "missing_required_parameter");
   }
+  const kind = INTEGER_PARAMS.has(String(issue.path.at(-1))) ? "integer" : "decimal";
+  const got = JSON.stringify(valueAt(input, issue.path));
   if (issue.code === "too_small" && issue.origin === "number") {
     return invalidRequestError(
-      `Invalid '${shown}': ${issue.inclusive === false ? "number must be greater than" : "integer below minimum value. Expected a value >="} ${String(issue.minimum)}, but got ${JSON.stringify(valueAt(input, issue.path))} instead.`,
+      `Invalid '${shown}': ${kind} below minimum value. Expected a value >= ${String(issue.minimum)}, but got ${got} instead.`,
       param,
-      "integer_below_min_value",
+      `${kind}_below_min_value`,
     );
   }
   if (issue.code === "too_big" && issue.origin === "number") {
     return invalidRequestError(
-      `Invalid '${shown}': integer above maximum value. Expected a value <= ${String(issue.maximum)}, but got ${JSON.stringify(valueAt(input, issue.path))} instead.`,
+      `Invalid '${shown}': ${kind} above maximum value. Expected a value <= ${String(issue.maximum)}, but got ${got} instead.`,
       param,
-      "integer_above_max_value",
+      `${kind}_above_max_value`,
     );
   }
   if (issue.code === "too_small" && issue.origin === "array") {
