@@ -1,0 +1,216 @@
+/**
+ * The ollama adapter against a fake Ollama speaking the native API (NDJSON streaming), through the node.
+ */
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FAKE_OLLAMA_TEXT, type FakeOllama, startFakeOllama } from "../testing/fake-ollama.ts";
+import { closedPort, rejection, sseFrames, startTestNode, type TestNode } from "../testing/harness.ts";
+import { MockBackend } from "./mock.ts";
+import { OllamaBackend } from "./ollama.ts";
+
+let ollama: FakeOllama;
+let node: TestNode;
+
+beforeAll(async () => {
+  ollama = await startFakeOllama();
+  node = await startTestNode([new OllamaBackend({ host: ollama.url }), new MockBackend()]);
+});
+afterAll(async () => {
+  await node.close();
+  await ollama.close();
+});
+
+const lastRequest = () => ollama.requests.at(-1);
+
+describe("ollama backend", () => {
+  it("lists the models from /api/tags with created in seconds", async () => {
+    const models = (await node.client.models.list()).data;
+    expect(models.map((m) => m.id)).toEqual([
+      "llama2:latest",
+      "nomic-embed-text:latest",
+      "broken:latest",
+      "dropped:latest",
+      "mock-model",
+    ]);
+    expect(models[0]).toEqual({ id: "llama2:latest", object: "model", created: 1701970338, owned_by: "ollama" });
+  });
+
+  it("answers the seed's curl example for llama2 via /api/chat", async () => {
+    const res = await fetch(`${node.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({
+        model: "llama2",
+        messages: [
+          { role: "system", content: "You are a helpful assistant." },
+          { role: "user", content: "Explain quantum computing in simple terms." },
+        ],
+      }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as OpenAI.ChatCompletion;
+    expect(body.model).toBe("llama2");
+    expect(body.choices[0]?.message.content).toBe(FAKE_OLLAMA_TEXT.join(""));
+    expect(body.choices[0]?.finish_reason).toBe("stop");
+    expect(body.usage).toEqual({ prompt_tokens: 26, completion_tokens: FAKE_OLLAMA_TEXT.length, total_tokens: 26 + FAKE_OLLAMA_TEXT.length });
+    expect(lastRequest()).toEqual({
+      path: "/api/chat",
+      body: {
+        model: "llama2:latest",
+        messages: [
+          { role: "system", content: "You are a helpful assistant." },
+          { role: "user", content: "Explain quantum computing in simple terms." },
+        ],
+        stream: true,
+        options: {},
+      },
+    });
+  });
+
+  it("maps sampling options to Ollama's options and done_reason length to finish_reason length", async () => {
+    const res = await node.client.chat.completions.create({
+      model: "llama2:latest",
+      messages: [{ role: "user", content: "hi" }],
+      temperature: 0.3,
+      top_p: 0.9,
+      seed: 42,
+      stop: ["\n\n"],
+      max_tokens: 3,
+    });
+    expect(res.choices[0]?.message.content).toBe("Quantum computers use");
+    expect(res.choices[0]?.finish_reason).toBe("length");
+    expect(res.usage?.completion_tokens).toBe(3);
+    expect(lastRequest()?.body.options).toEqual({ temperature: 0.3, top_p: 0.9, seed: 42, stop: ["\n\n"], num_predict: 3 });
+  });
+
+  it("streams NDJSON lines as chat chunks with usage from prompt_eval_count/eval_count", async () => {
+    const stream = await node.client.chat.completions.create({
+      model: "llama2",
+      messages: [{ role: "user", content: "Write a story" }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const deltas: string[] = [];
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    let finish: string | null | undefined;
+    for await (const chunk of stream) {
+      deltas.push(chunk.choices[0]?.delta?.content || "");
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(deltas.join("")).toBe(FAKE_OLLAMA_TEXT.join(""));
+    expect(finish).toBe("stop");
+    expect(usage).toEqual({ prompt_tokens: 26, completion_tokens: FAKE_OLLAMA_TEXT.length, total_tokens: 26 + FAKE_OLLAMA_TEXT.length });
+  });
+
+  it("completes raw prompts via /api/generate", async () => {
+    const res = await node.client.completions.create({ model: "llama2", prompt: "Q:", max_tokens: 2 });
+    expect(res.choices[0]?.text).toBe("Quantum computers");
+    expect(res.usage).toEqual({ prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 });
+    expect(lastRequest()).toEqual({
+      path: "/api/generate",
+      body: { model: "llama2:latest", prompt: "Q:", raw: true, stream: true, options: { num_predict: 2 } },
+    });
+  });
+
+  it("embeds via /api/embed (float, base64, dimensions)", async () => {
+    const res = await node.client.embeddings.create({
+      model: "nomic-embed-text",
+      input: ["What is the meaning of life?", "hi"],
+      encoding_format: "float",
+    });
+    expect(res.data).toHaveLength(2);
+    expect(res.data[0]?.embedding).toHaveLength(8);
+    expect(res.usage.prompt_tokens).toBe(7);
+    expect(lastRequest()?.body).toEqual({ model: "nomic-embed-text:latest", input: ["What is the meaning of life?", "hi"] });
+    const b64 = await node.client.embeddings.create({ model: "nomic-embed-text", input: "What is the meaning of life?" });
+    b64.data[0]?.embedding.forEach((v, i) => expect(v).toBeCloseTo(res.data[0]?.embedding[i] ?? NaN, 6));
+    const short = await node.client.embeddings.create({ model: "nomic-embed-text", input: "hi there", dimensions: 3 });
+    expect(short.data[0]?.embedding).toHaveLength(3);
+    const err = await rejection(node.client.embeddings.create({ model: "nomic-embed-text", input: "x", dimensions: 9 }));
+    expect(err).toMatchObject({ status: 400, param: "dimensions", code: "invalid_value" });
+  });
+
+  it("sends an error frame when Ollama fails mid-stream (error line)", async () => {
+    const res = await fetch(`${node.baseURL}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "broken", messages: [{ role: "user", content: "x" }], stream: true }),
+    });
+    expect(res.status).toBe(200);
+    const frames = await sseFrames(res);
+    expect(frames.slice(0, 3).map((f) => (JSON.parse(f) as OpenAI.ChatCompletionChunk).choices[0]?.delta.content)).toEqual([
+      "",
+      "Quantum",
+      " computers",
+    ]);
+    expect(frames).not.toContain("[DONE]");
+    expect(JSON.parse(frames.at(-1) ?? "")).toEqual({
+      error: {
+        message: "The ollama backend failed: an error was encountered while running the model: unexpected EOF",
+        type: "server_error",
+        param: null,
+        code: "upstream_error",
+      },
+    });
+    // The openai client surfaces the error frame as an APIError.
+    const stream = await node.client.chat.completions.create({ model: "broken", messages: [{ role: "user", content: "x" }], stream: true });
+    const err = await rejection((async () => {
+      for await (const _ of stream);
+    })());
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect((err as InstanceType<typeof OpenAI.APIError>).message).toMatch(/unexpected EOF/);
+  });
+
+  it("sends an error frame when Ollama drops the connection mid-stream", async () => {
+    const res = await fetch(`${node.baseURL}/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "dropped", prompt: "x", stream: true }),
+    });
+    const frames = await sseFrames(res);
+    const last = JSON.parse(frames.at(-1) ?? "") as { error: { code: string; type: string } };
+    expect(last.error).toMatchObject({ type: "server_error", code: "upstream_error" });
+  });
+
+  it("404 model_not_found for a model Ollama does not have", async () => {
+    const err = await rejection(node.client.chat.completions.create({ model: "mixtral", messages: [{ role: "user", content: "x" }] }));
+    expect(err).toMatchObject({ status: 404, code: "model_not_found", param: "model" });
+  });
+});
+
+describe("ollama backend down", () => {
+  it("503 backend_unavailable while the other backends keep serving", async () => {
+    const down = await startTestNode([new OllamaBackend({ host: `http://127.0.0.1:${await closedPort()}` }), new MockBackend()]);
+    try {
+      const err = await rejection(down.client.chat.completions.create({ model: "llama2", messages: [{ role: "user", content: "x" }] }));
+      expect(err).toMatchObject({ status: 503, type: "service_unavailable_error", code: "backend_unavailable", param: null });
+      expect((await down.client.models.list()).data.map((m) => m.id)).toEqual(["mock-model"]);
+      const ok = await down.client.chat.completions.create({ model: "mock-model", messages: [{ role: "user", content: "x" }] });
+      expect(ok.choices[0]?.message.content).toBeTruthy();
+      const health = (await (await fetch(`${down.url}/health`)).json()) as { backends: unknown[] };
+      expect(health.backends).toEqual([
+        { name: "ollama", reachable: false },
+        { name: "mock", reachable: true },
+      ]);
+    } finally {
+      await down.close();
+    }
+  });
+
+  it("503 (also when streaming) when Ollama goes away after its models were listed", async () => {
+    const fake = await startFakeOllama();
+    const n = await startTestNode([new OllamaBackend({ host: fake.url })]);
+    try {
+      await fake.close();
+      for (const stream of [false, true]) {
+        const err = await rejection(
+          n.client.chat.completions.create({ model: "llama2", messages: [{ role: "user", content: "x" }], stream }),
+        );
+        expect(err).toMatchObject({ status: 503, code: "backend_unavailable" });
+      }
+    } finally {
+      await n.close();
+    }
+  });
+});

@@ -1,0 +1,132 @@
+/**
+ * The openai adapter against a fake OpenAI-compatible upstream (SSE streaming), through the node.
+ */
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FAKE_OPENAI_KEY, FAKE_OPENAI_TEXT, type FakeOpenAI, startFakeOpenAI } from "../testing/fake-openai.ts";
+import { closedPort, rejection, sseFrames, startTestNode, type TestNode } from "../testing/harness.ts";
+import { OpenAICompatibleBackend } from "./openai.ts";
+
+let upstream: FakeOpenAI;
+let node: TestNode;
+
+beforeAll(async () => {
+  upstream = await startFakeOpenAI();
+  node = await startTestNode([new OpenAICompatibleBackend({ baseUrl: upstream.url, apiKey: FAKE_OPENAI_KEY })]);
+});
+afterAll(async () => {
+  await node.close();
+  await upstream.close();
+});
+
+const text = FAKE_OPENAI_TEXT.join("");
+
+describe("openai-compatible backend", () => {
+  it("lists the upstream's models", async () => {
+    const models = (await node.client.models.list()).data;
+    expect(models[0]).toEqual({ id: "gpt-test", object: "model", created: 1_700_000_000, owned_by: "upstream-org" });
+  });
+
+  it("proxies chat with the API key, streaming upstream and re-emitting", async () => {
+    const res = await node.client.chat.completions.create({
+      model: "gpt-test",
+      messages: [{ role: "user", content: "Hello!" }],
+      temperature: 0.5,
+      seed: 3,
+      stop: "zz",
+    });
+    expect(res.id).toMatch(/^chatcmpl-/);
+    expect(res.choices[0]?.message.content).toBe(text);
+    expect(res.usage).toEqual({ prompt_tokens: 11, completion_tokens: 6, total_tokens: 17 });
+    const req = upstream.requests.at(-1);
+    expect(req?.authorization).toBe(`Bearer ${FAKE_OPENAI_KEY}`);
+    expect(req?.body).toEqual({
+      model: "gpt-test",
+      messages: [{ role: "user", content: "Hello!" }],
+      temperature: 0.5,
+      seed: 3,
+      stop: ["zz"],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+  });
+
+  it("streams upstream SSE through as chunks with usage and [DONE]", async () => {
+    const stream = await node.client.chat.completions.create({
+      model: "gpt-test",
+      messages: [{ role: "user", content: "x" }],
+      max_tokens: 4,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const chunks: OpenAI.ChatCompletionChunk[] = [];
+    for await (const c of stream) chunks.push(c);
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? "").join("")).toBe(FAKE_OPENAI_TEXT.slice(0, 4).join(""));
+    expect(chunks.at(-2)?.choices[0]?.finish_reason).toBe("length");
+    expect(chunks.at(-1)?.usage).toEqual({ prompt_tokens: 11, completion_tokens: 4, total_tokens: 15 });
+  });
+
+  it("proxies text completions and embeddings", async () => {
+    const res = await node.client.completions.create({ model: "gpt-test", prompt: "Say", max_tokens: 2 });
+    expect(res.choices[0]?.text).toBe("Hello from");
+    expect(upstream.requests.at(-1)?.path).toBe("/v1/completions");
+    const emb = await node.client.embeddings.create({ model: "text-embedding-test", input: ["a", "bb"], dimensions: 5 });
+    expect(emb.data.map((d) => d.embedding.length)).toEqual([5, 5]);
+    expect(emb.usage).toEqual({ prompt_tokens: 6, total_tokens: 6 });
+    expect(upstream.requests.at(-1)?.body).toEqual({
+      model: "text-embedding-test",
+      input: ["a", "bb"],
+      encoding_format: "float",
+      dimensions: 5,
+    });
+  });
+
+  it("passes an upstream 400 through with its fields", async () => {
+    const err = await rejection(node.client.chat.completions.create({ model: "rejects", messages: [{ role: "user", content: "x" }] }));
+    expect(err).toMatchObject({
+      status: 400,
+      type: "invalid_request_error",
+      param: "messages",
+      code: "context_length_exceeded",
+      message: "400 messages too long for this model",
+    });
+  });
+
+  it("sends an error frame when the upstream fails mid-stream", async () => {
+    const res = await fetch(`${node.baseURL}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "broken", messages: [{ role: "user", content: "x" }], stream: true }),
+    });
+    const frames = await sseFrames(res);
+    expect(frames.slice(1, 3).map((f) => (JSON.parse(f) as OpenAI.ChatCompletionChunk).choices[0]?.delta.content)).toEqual([
+      "Hello",
+      " from",
+    ]);
+    expect(JSON.parse(frames.at(-1) ?? "")).toEqual({
+      error: { message: "The openai backend failed: upstream exploded", type: "server_error", param: null, code: "upstream_error" },
+    });
+  });
+
+  it("sends an error frame when the upstream drops the connection mid-stream", async () => {
+    const stream = await node.client.chat.completions.create({ model: "dropped", messages: [{ role: "user", content: "x" }], stream: true });
+    const seen: string[] = [];
+    const err = await rejection((async () => {
+      for await (const c of stream) seen.push(c.choices[0]?.delta.content ?? "");
+    })());
+    expect(seen.join("")).toBe("Hello from");
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+  });
+
+  it("503 when the upstream is unreachable; 502 when it rejects the node's key", async () => {
+    const down = await startTestNode([new OpenAICompatibleBackend({ baseUrl: `http://127.0.0.1:${await closedPort()}/v1` })]);
+    try {
+      const err = await rejection(down.client.chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }] }));
+      expect(err).toMatchObject({ status: 503, code: "backend_unavailable" });
+    } finally {
+      await down.close();
+    }
+    const badKey = new OpenAICompatibleBackend({ baseUrl: upstream.url, apiKey: "wrong" });
+    await expect(badKey.listModels()).rejects.toMatchObject({ status: 502, code: "upstream_error" });
+  });
+});
