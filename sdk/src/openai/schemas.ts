@@ -109,7 +109,7 @@ export function zodToOpenAIError(error: z.ZodError, input: unknown): OpenAIError
   if (issue === undefined) return invalidRequestError("Invalid request body.");
   const param = issue.path.length > 0 ? formatParam(issue.path) : null;
   const shown = param ?? "body";
-  if (issue.code === "invalid_type" && param !== null && valueAt(input, issue.path) === undefined) {
+  if ((issue.code === "invalid_type" || issue.code === "invalid_union") && param !== null && valueAt(input, issue.path) === undefined) {
     return invalidRequestError(`Missing required parameter: '${shown}'.`, param, "missing_required_parameter");
   }
   const kind = INTEGER_PARAMS.has(String(issue.path.at(-1))) ? "integer" : "decimal";
