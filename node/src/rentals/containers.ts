@@ -141,8 +141,10 @@ export type ExecHandle = {
    * their data by then; wait for their 'end' before reporting the exit); -1 if unknown.
    */
   exit: Promise<number>;
-  /** Signals the process (best effort; it lives in this host's pid namespace). */
+  /** Signals the process (best effort: needs the node in the host's pid namespace, as root). */
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Drops the stream to dockerd (the process keeps running unless signalled). */
+  close(): void;
 };
 
 /** What the SSH server needs from containers: run a process in a session's container. */
@@ -400,6 +402,8 @@ export class ContainerManager implements ExecTarget {
         } catch {
           // Gone already, or not in our pid namespace.
         }
+      },
+      close: () => {
         socket.destroy();
       },
     };
