@@ -1,0 +1,105 @@
+/**
+ * The relayer's HTTP app: the x402 facilitator (`/verify`, `/settle`, `/supported`), the gasless session relay
+ * (`/v1/sessions`) and `/health`. `createApp` builds it from its dependencies (tests call `app.request()`);
+ * `createRelayer` builds the dependencies from a config; index.ts serves it.
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import {
+  type Chain,
+  createPublicClient,
+  defineChain,
+  getAddress,
+  http,
+  type PublicClient,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { TxQueue } from "./chain/txQueue.ts";
+import type { RelayerConfig } from "./config.ts";
+import { openDb, type RelayerDb } from "./db.ts";
+import { RelayerError } from "./errors.ts";
+import { Facilitator } from "./facilitator/facilitator.ts";
+import { facilitatorRoute } from "./facilitator/routes.ts";
+import { RateLimiter } from "./http/rateLimit.ts";
+import type { Logger } from "./logger.ts";
+import { sessionsRoute } from "./sessions/routes.ts";
+
+export type AppDeps = {
+  facilitator: Facilitator;
+  queue: TxQueue;
+  publicClient: PublicClient;
+  chainId: number;
+  rental: `0x${string}`;
+  usdc: `0x${string}`;
+  log: Logger;
+  rateLimiter?: RateLimiter;
+  receiptTimeoutMs?: number;
+};
+
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono();
+  app.route("/", facilitatorRoute(deps.facilitator));
+  app.route("/v1/sessions", sessionsRoute(deps));
+  app.get("/health", async (c) => {
+    const block = await deps.publicClient.getBlockNumber().catch(() => undefined);
+    return c.json({
+      status: block === undefined ? "degraded" : "ok",
+      chainId: deps.chainId,
+      relayer: deps.queue.address,
+      blockNumber: block?.toString() ?? null,
+      transactions: deps.queue.stats(),
+    });
+  });
+  app.notFound((c) =>
+    c.json(new RelayerError(404, "not_found", `No route for ${c.req.method} ${c.req.path}`).toJSON(), 404),
+  );
+  app.onError((err, c) => {
+    let e: RelayerError;
+    if (err instanceof RelayerError) e = err;
+    else if (err instanceof HTTPException) e = new RelayerError(err.status, "http_error", err.message);
+    else {
+      deps.log.error({ err, path: c.req.path }, "unexpected error");
+      e = new RelayerError(500, "internal_error", "Internal error.", { retryable: true });
+    }
+    if (e.status === 429 && typeof e.details?.retryAfterMs === "number") {
+      c.header("Retry-After", String(Math.ceil(e.details.retryAfterMs / 1000)));
+    }
+    return c.json(e.toJSON(), e.status as 400);
+  });
+  return app;
+}
+
+export type Relayer = { app: Hono; deps: AppDeps; db: RelayerDb; close(): void };
+
+/** Build every dependency from a config and recover the transaction queue. */
+export async function createRelayer(
+  config: Pick<RelayerConfig, "rpcUrl" | "privateKey" | "deployments" | "dbFile" | "rateLimit">,
+  log: Logger,
+): Promise<Relayer> {
+  const { chainId } = config.deployments;
+  const chain: Chain = defineChain({
+    id: chainId,
+    name: `chain-${chainId}`,
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [config.rpcUrl] } },
+  });
+  const publicClient = createPublicClient({ chain, transport: http(config.rpcUrl), pollingInterval: 100 }) as PublicClient;
+  const account = privateKeyToAccount(config.privateKey);
+  const db = openDb(config.dbFile);
+  const queue = new TxQueue({ db, account, publicClient, chainId, log });
+  await queue.init();
+  const rateLimiter = new RateLimiter(config.rateLimit);
+  const usdc = getAddress(config.deployments.usdc);
+  const facilitator = new Facilitator({ db, queue, publicClient, chainId, assets: [usdc], log, rateLimiter });
+  const deps: AppDeps = {
+    facilitator,
+    queue,
+    publicClient,
+    chainId,
+    rental: getAddress(config.deployments.rental),
+    usdc,
+    log,
+    rateLimiter,
+  };
+  return { app: createApp(deps), deps, db, close: () => db.close() };
+}

@@ -1,0 +1,61 @@
+/**
+ * Relayer configuration, parsed once from the environment.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** Anvil's account #9: the local relayer's default gas key (never use on a real chain). */
+const ANVIL_KEY_9 = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
+
+const empty = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+
+const envSchema = z.object({
+  RELAYER_PORT: z.coerce.number().int().min(0).max(65535).default(4010),
+  RELAYER_HOST: z.preprocess(empty, z.string().default("127.0.0.1")),
+  RPC_URL: z.preprocess(empty, z.url().default("http://127.0.0.1:8545")),
+  RELAYER_PRIVATE_KEY: z.preprocess(empty, z.string().regex(/^0x[0-9a-fA-F]{64}$/).optional()),
+  DEPLOYMENTS_FILE: z.preprocess(empty, z.string().optional()),
+  RELAYER_DB: z.preprocess(empty, z.string().default(".data/relayer.sqlite")),
+  RELAYER_RATE_LIMIT_PER_SECOND: z.coerce.number().positive().default(20),
+  RELAYER_RATE_LIMIT_BURST: z.coerce.number().positive().default(40),
+  LOG_LEVEL: z.preprocess(empty, z.string().default("info")),
+});
+
+export type RelayerConfig = {
+  port: number;
+  host: string;
+  rpcUrl: string;
+  privateKey: `0x${string}`;
+  deployments: { chainId: number; rental: `0x${string}`; usdc: `0x${string}`; registry: `0x${string}` };
+  dbFile: string;
+  rateLimit: { perSecond: number; capacity: number };
+  logLevel: string;
+};
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayerConfig {
+  const e = envSchema.parse(env);
+  const chainFile = e.DEPLOYMENTS_FILE ?? path.join(REPO_ROOT, "deployments", "31337.json");
+  const d = JSON.parse(readFileSync(chainFile, "utf8")) as Record<string, string | number>;
+  if (e.RELAYER_PRIVATE_KEY === undefined && Number(d.chainId) !== 31337) {
+    throw new Error("RELAYER_PRIVATE_KEY is required outside the local chain (31337)");
+  }
+  return {
+    port: e.RELAYER_PORT,
+    host: e.RELAYER_HOST,
+    rpcUrl: e.RPC_URL,
+    privateKey: (e.RELAYER_PRIVATE_KEY ?? ANVIL_KEY_9) as `0x${string}`,
+    deployments: {
+      chainId: Number(d.chainId),
+      rental: d.ComputeRental as `0x${string}`,
+      usdc: d.USDC as `0x${string}`,
+      registry: d.ComputeRegistry as `0x${string}`,
+    },
+    dbFile: path.resolve(REPO_ROOT, e.RELAYER_DB),
+    rateLimit: { perSecond: e.RELAYER_RATE_LIMIT_PER_SECOND, capacity: e.RELAYER_RATE_LIMIT_BURST },
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,206 @@
+/**
+ * Gasless rental sessions. The renter signs, the relayer pays the gas:
+ *
+ * - `POST /v1/sessions` with an EIP-3009 `receiveWithAuthorization` to the rental contract whose nonce is
+ *   `sessionAuthorizationNonce(provider, durationHours, sshPublicKey, gpuCount, salt)` → the relayer checks it,
+ *   simulates and sends `createSessionWithAuthorization`; the session belongs to the signer. `201` with the
+ *   `SessionCreated` values. Sending the same request again returns the same session (idempotent by nonce).
+ * - `DELETE /v1/sessions/:id` with the renter's EIP-712 `EndSession` signature → `endSessionBySig`; `200` with
+ *   the `SessionEnded` values (refund credited to the renter in the contract).
+ * - `GET /v1/sessions/:id` → the on-chain session.
+ */
+import { addressSchema, exactEvmPayloadSchema, sessionAuthorizationNonce } from "@jeju/compute-sdk/x402/index";
+import { Hono } from "hono";
+import { encodeFunctionData, getAddress, type Hex, isAddressEqual, parseEventLogs, type PublicClient } from "viem";
+import { z } from "zod";
+import type { TxQueue } from "../chain/txQueue.ts";
+import { badRequest, RelayerError, rateLimited } from "../errors.ts";
+import type { RateLimiter } from "../http/rateLimit.ts";
+import type { Logger } from "../logger.ts";
+import { rentalRelayAbi } from "./rentalAbi.ts";
+
+export type SessionsDeps = {
+  queue: TxQueue;
+  publicClient: PublicClient;
+  chainId: number;
+  rental: `0x${string}`;
+  usdc: `0x${string}`;
+  log: Logger;
+  rateLimiter?: RateLimiter;
+  receiptTimeoutMs?: number;
+};
+
+const uint = z.union([z.string().regex(/^\d+$/), z.number().int().min(0)]).transform((v) => BigInt(v));
+const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/);
+
+const createSchema = z.object({
+  provider: addressSchema,
+  durationHours: uint,
+  sshPublicKey: z.string().min(1),
+  gpuCount: uint.default(0n),
+  salt: bytes32,
+  payment: exactEvmPayloadSchema,
+});
+
+const endSchema = z.object({ deadline: uint, signature: z.string().regex(/^0x[0-9a-fA-F]+$/) });
+
+async function body<T extends z.ZodType>(req: Request, schema: T): Promise<z.infer<T>> {
+  let raw: unknown;
+  try {
+    raw = await req.json();
+  } catch {
+    throw badRequest("invalid_json", "Request body is not valid JSON.");
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw badRequest("invalid_request", `Invalid '${issue?.path.join(".") ?? ""}': ${issue?.message ?? "invalid"}`);
+  }
+  return parsed.data;
+}
+
+function sessionIdParam(id: string): bigint {
+  if (!/^\d+$/.test(id)) throw badRequest("invalid_session_id", `Session id must be a decimal integer, got '${id}'.`);
+  return BigInt(id);
+}
+
+export function sessionsRoute(deps: SessionsDeps): Hono {
+  const app = new Hono();
+  const { publicClient: pc, rental, usdc } = deps;
+
+  app.post("/", async (c) => {
+    const b = await body(c.req.raw, createSchema);
+    const a = b.payment.authorization;
+    const from = getAddress(a.from);
+    const provider = getAddress(b.provider);
+    if (!isAddressEqual(a.to as `0x${string}`, rental)) {
+      throw badRequest("recipient_mismatch", `The authorization must pay the rental contract ${rental}.`);
+    }
+    const expectedNonce = sessionAuthorizationNonce({
+      provider,
+      durationHours: b.durationHours,
+      sshPublicKey: b.sshPublicKey,
+      gpuCount: b.gpuCount,
+      salt: b.salt as Hex,
+    });
+    if (a.nonce.toLowerCase() !== expectedNonce.toLowerCase()) {
+      throw badRequest(
+        "nonce_not_bound",
+        "The authorization nonce must be sessionAuthorizationNonce(provider, durationHours, sshPublicKey, gpuCount, salt).",
+        { expected: expectedNonce },
+      );
+    }
+    const now = BigInt(Math.floor(Date.now() / 1000));
+    if (BigInt(a.validBefore) <= now + 5n) throw badRequest("authorization_expired", "The authorization has expired.");
+    if (BigInt(a.validAfter) > now) throw badRequest("authorization_not_yet_valid", "The authorization is not valid yet.");
+    const wait = deps.rateLimiter?.take(from) ?? 0;
+    if (wait > 0) throw rateLimited(from, wait);
+
+    const key = `session:${deps.chainId}:${from.toLowerCase()}:${a.nonce.toLowerCase()}`;
+    if (!deps.queue.getByKey(key)) {
+      const cost = await pc.readContract({
+        address: rental,
+        abi: rentalRelayAbi,
+        functionName: "quote",
+        args: [provider, usdc, b.gpuCount, b.durationHours],
+      });
+      if (cost === 0n) {
+        throw badRequest("provider_not_priced", `Provider ${provider} does not accept ${usdc} (quote is 0).`);
+      }
+      if (BigInt(a.value) !== cost) {
+        throw new RelayerError(402, "amount_mismatch", `The session costs ${cost}; the authorization is for ${a.value}.`, {
+          details: { expected: cost.toString() },
+        });
+      }
+    }
+    const data = encodeFunctionData({
+      abi: rentalRelayAbi,
+      functionName: "createSessionWithAuthorization",
+      args: [
+        provider,
+        b.durationHours,
+        b.sshPublicKey,
+        b.gpuCount,
+        from,
+        BigInt(a.validAfter),
+        BigInt(a.validBefore),
+        b.salt as Hex,
+        b.payment.signature as Hex,
+      ],
+    });
+    const { hash, reused } = await deps.queue.submit({ to: rental, data, key, abi: rentalRelayAbi });
+    const receipt = await deps.queue.waitForReceipt(hash, deps.receiptTimeoutMs);
+    if (receipt.status !== "success") {
+      throw new RelayerError(502, "transaction_reverted", `createSessionWithAuthorization reverted (${hash}).`, {
+        details: { transaction: hash },
+      });
+    }
+    const [ev] = parseEventLogs({ abi: rentalRelayAbi, eventName: "SessionCreated", logs: receipt.logs });
+    if (!ev) throw new RelayerError(502, "event_missing", `No SessionCreated in ${hash}.`);
+    deps.log.info({ sessionId: ev.args.sessionId.toString(), renter: from, tx: hash, reused }, "gasless session created");
+    return c.json(
+      {
+        sessionId: ev.args.sessionId.toString(),
+        renter: ev.args.renter,
+        provider: ev.args.provider,
+        token: ev.args.token,
+        ratePerHour: ev.args.ratePerHour.toString(),
+        gpuCount: ev.args.gpuCount.toString(),
+        durationHours: ev.args.durationHours.toString(),
+        prepaid: ev.args.prepaid.toString(),
+        transaction: hash,
+        blockNumber: receipt.blockNumber.toString(),
+      },
+      reused ? 200 : 201,
+    );
+  });
+
+  app.get("/:id", async (c) => {
+    const id = sessionIdParam(c.req.param("id"));
+    const s = await pc.readContract({ address: rental, abi: rentalRelayAbi, functionName: "getSession", args: [id] });
+    if (s.status === 0) throw new RelayerError(404, "session_not_found", `Session ${id} does not exist.`);
+    return c.json(jsonSafe({ sessionId: id, ...s }));
+  });
+
+  app.delete("/:id", async (c) => {
+    const id = sessionIdParam(c.req.param("id"));
+    const b = await body(c.req.raw, endSchema);
+    const s = await pc.readContract({ address: rental, abi: rentalRelayAbi, functionName: "getSession", args: [id] });
+    if (s.status === 0) throw new RelayerError(404, "session_not_found", `Session ${id} does not exist.`);
+    const wait = deps.rateLimiter?.take(s.renter) ?? 0;
+    if (wait > 0) throw rateLimited(s.renter, wait);
+    const data = encodeFunctionData({
+      abi: rentalRelayAbi,
+      functionName: "endSessionBySig",
+      args: [id, b.deadline, b.signature as Hex],
+    });
+    const { hash } = await deps.queue.submit({ to: rental, data, abi: rentalRelayAbi });
+    const receipt = await deps.queue.waitForReceipt(hash, deps.receiptTimeoutMs);
+    if (receipt.status !== "success") {
+      throw new RelayerError(502, "transaction_reverted", `endSessionBySig reverted (${hash}).`, {
+        details: { transaction: hash },
+      });
+    }
+    const [ev] = parseEventLogs({ abi: rentalRelayAbi, eventName: "SessionEnded", logs: receipt.logs });
+    if (!ev) throw new RelayerError(502, "event_missing", `No SessionEnded in ${hash}.`);
+    deps.log.info({ sessionId: id.toString(), tx: hash, refund: ev.args.refund.toString() }, "gasless session ended");
+    return c.json({
+      sessionId: id.toString(),
+      renter: ev.args.renter,
+      provider: ev.args.provider,
+      endedBy: ev.args.endedBy,
+      token: ev.args.token,
+      usedSeconds: ev.args.usedSeconds.toString(),
+      refund: ev.args.refund.toString(),
+      providerPayout: ev.args.providerPayout.toString(),
+      fee: ev.args.fee.toString(),
+      transaction: hash,
+    });
+  });
+
+  return app;
+}
+
+function jsonSafe(v: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, typeof x === "bigint" ? x.toString() : x]));
+}
