@@ -1,0 +1,2 @@
+export { attestationView, parseAttestation, providerView, tokenBook, type TokenBook, type TokenInfo } from "./format.ts";
+export { parseProviderId, providerNotFoundError, providersRoutes, type ProvidersRoutesOptions } from "./routes.ts";
