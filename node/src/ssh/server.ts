@@ -219,14 +219,9 @@ export class SshServer {
     authTimer.unref();
 
     conn.on("authentication", (ctx: AuthContext) => {
-      void this.authenticate(ctx).then(
+      void this.authenticate(ctx, state).then(
         (res) => {
-          if (typeof res === "object") {
-            state.sessionId = res.sessionId;
-            state.username = ctx.username;
-            return;
-          }
-          if (res === "query") return;
+          if (res !== "rejected") return;
           failures += 1;
           if (failures >= (this.opts.maxAuthAttempts ?? 10)) this.drop(state, "too many auth failures");
         },
@@ -266,8 +261,11 @@ export class SshServer {
     conn.on("error", (err: Error) => log.debug({ err: err.message }, "ssh connection error"));
   }
 
-  /** The session id when accepted (the final, signed step); "query" for a key probe or `none`. */
-  private async authenticate(ctx: AuthContext): Promise<{ sessionId: string } | "query" | "rejected"> {
+  /**
+   * "accepted" after the final, signed step (and `state` then names the session), "query" for a key probe
+   * or the `none` method, "rejected" otherwise.
+   */
+  private async authenticate(ctx: AuthContext, state: ConnState): Promise<"accepted" | "query" | "rejected"> {
     if (ctx.method !== "publickey") {
       ctx.reject(["publickey"]);
       return ctx.method === "none" ? "query" : "rejected";
@@ -293,8 +291,11 @@ export class SshServer {
       ctx.reject(["publickey"]);
       return "rejected";
     }
+    // Before accept(): ssh2 emits "ready" synchronously from it.
+    state.sessionId = info.sessionId;
+    state.username = ctx.username;
     ctx.accept();
-    return { sessionId: info.sessionId };
+    return "accepted";
   }
 
   private onSession(state: ConnState, session: Session, log: Logger): void {
