@@ -249,11 +249,12 @@ export class LlamaCppBackend implements Backend {
     }
     const maxTokens = Math.min(params.maxTokens ?? this.#defaultMaxTokens, contextSize - promptTokens);
     const local = new AbortController();
-    const onAbort = () => local.abort(params.signal.reason);
-    if (params.signal.aborted) onAbort();
-    else params.signal.addEventListener("abort", onAbort, { once: true });
+    const signal = params.abort.signal;
+    const onAbort = () => local.abort(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
     const queue = new AsyncQueue<GenerationEvent>(() => local.abort(new Error("generation closed by consumer")));
-    const cleanup = () => params.signal.removeEventListener("abort", onAbort);
+    const cleanup = () => signal.removeEventListener("abort", onAbort);
 
     if (maxTokens <= 0) {
       queue.push({ type: "done", finishReason: "length", promptTokens, completionTokens: 0 });
@@ -316,7 +317,7 @@ export class LlamaCppBackend implements Backend {
       const embeddings: number[][] = [];
       let promptTokens = 0;
       for (const [i, text] of params.input.entries()) {
-        if (params.signal.aborted) throw params.signal.reason;
+        if (params.abort.aborted) throw params.abort.reason;
         const length = ctx.calculateInputLength(text);
         if (length >= this.context.contextSize) {
           const param = params.input.length === 1 ? "input" : `input.[${i}]`;

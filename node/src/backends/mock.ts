@@ -147,13 +147,13 @@ export class MockBackend implements Backend {
       tokens = tokens.slice(0, params.maxTokens);
       finishReason = "length";
     }
-    const { signal } = params;
+    const { abort } = params;
     let emitted = 0;
     let finished = false;
     try {
       for (const text of tokens) {
-        if (this.#tokenDelayMs > 0) await sleep(this.#tokenDelayMs, signal);
-        if (signal.aborted) throw signal.reason;
+        if (this.#tokenDelayMs > 0) await sleep(this.#tokenDelayMs, abort.signal);
+        if (abort.aborted) throw abort.reason;
         this.stats.tokens++;
         emitted++;
         yield { type: "text", text };

@@ -88,7 +88,7 @@ export class OllamaBackend implements Backend {
   }
 
   async embed(params: EmbedParams): Promise<EmbedResult> {
-    const res = await this.#post("/api/embed", { model: params.model, input: params.input }, params.signal, params.model);
+    const res = await this.#post("/api/embed", { model: params.model, input: params.input }, params.abort.signal, params.model);
     const body = (await res.json()) as OllamaEmbed;
     if (!Array.isArray(body.embeddings)) throw upstreamError(this.name, body.error ?? "no embeddings in the answer");
     let embeddings = body.embeddings;
@@ -129,17 +129,16 @@ export class OllamaBackend implements Backend {
   }
 
   async *#stream(path: string, params: GenerateParams, body: unknown): AsyncGenerator<GenerationEvent> {
-    const res = await this.#post(path, body, params.signal, params.model);
+    const res = await this.#post(path, body, params.abort.signal, params.model);
     if (res.body === null) throw upstreamError(this.name, "empty response body");
-    let lines: AsyncGenerator<unknown>;
-    lines = readNDJSON(res.body);
+    const lines = readNDJSON(res.body);
     try {
       for (;;) {
         let next: IteratorResult<unknown>;
         try {
           next = await lines.next();
         } catch (err) {
-          if (params.signal.aborted) throw params.signal.reason;
+          if (params.abort.aborted) throw params.abort.reason;
           if (err instanceof SyntaxError) throw upstreamError(this.name, "malformed NDJSON line", err);
           throw upstreamError(this.name, "the stream broke off", err);
         }
@@ -160,7 +159,7 @@ export class OllamaBackend implements Backend {
       }
       throw upstreamError(this.name, "the stream ended before done");
     } catch (err) {
-      if (err instanceof OpenAIError || params.signal.aborted) throw err;
+      if (err instanceof OpenAIError || params.abort.aborted) throw err;
       throw upstreamError(this.name, "the stream failed", err);
     } finally {
       await lines.return(undefined);

@@ -78,7 +78,7 @@ export class OpenAICompatibleBackend implements Backend {
         encoding_format: "float",
         ...(params.dimensions !== undefined ? { dimensions: params.dimensions } : {}),
       },
-      params.signal,
+      params.abort.signal,
       params.model,
     );
     const body = (await res.json()) as { data?: Array<{ index: number; embedding: number[] }>; usage?: Usage };
@@ -120,7 +120,7 @@ export class OpenAICompatibleBackend implements Backend {
     const res = await this.#post(
       path,
       { ...body, stream: true, stream_options: { include_usage: true } },
-      params.signal,
+      params.abort.signal,
       params.model,
     );
     if (res.body === null) throw upstreamError(this.name, "empty response body");
@@ -134,7 +134,7 @@ export class OpenAICompatibleBackend implements Backend {
         try {
           next = await events.next();
         } catch (err) {
-          if (params.signal.aborted) throw params.signal.reason;
+          if (params.abort.aborted) throw params.abort.reason;
           throw upstreamError(this.name, "the stream broke off", err);
         }
         if (next.done) throw upstreamError(this.name, "the stream ended without [DONE]");
@@ -158,7 +158,7 @@ export class OpenAICompatibleBackend implements Backend {
         if (choice.finish_reason) finish = choice.finish_reason;
       }
     } catch (err) {
-      if (err instanceof OpenAIError || params.signal.aborted) throw err;
+      if (err instanceof OpenAIError || params.abort.aborted) throw err;
       throw upstreamError(this.name, "the stream failed", err);
     } finally {
       await events.return(undefined);

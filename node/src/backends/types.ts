@@ -17,6 +17,16 @@ export type BackendModel = {
 
 export type Message = { role: "system" | "user" | "assistant" | "tool"; content: string };
 
+/**
+ * A request's cancellation. `aborted`/`reason` are cheap to read; `signal` is a real AbortSignal
+ * (made on first use) for fetch and the engine.
+ */
+export interface AbortHandle {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  readonly signal: AbortSignal;
+}
+
 export type GenerateParams = {
   model: string;
   /** Tokens to generate at most; undefined lets the backend decide. */
@@ -29,7 +39,7 @@ export type GenerateParams = {
   frequencyPenalty: number | undefined;
   /** Which of the `n` choices this is (0-based). */
   choiceIndex: number;
-  signal: AbortSignal;
+  abort: AbortHandle;
 };
 
 export type ChatParams = GenerateParams & { messages: Message[] };
@@ -49,7 +59,7 @@ export type EmbedParams = {
   input: string[];
   /** Requested vector length; the backend throws a 400 if the model cannot honour it. */
   dimensions: number | undefined;
-  signal: AbortSignal;
+  abort: AbortHandle;
 };
 
 export type EmbedResult = { embeddings: number[][]; promptTokens: number };

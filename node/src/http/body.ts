@@ -1,17 +1,19 @@
 import { bodyTooLargeError, malformedJsonError } from "@jeju/compute-sdk/openai/index";
+import type { Context } from "hono";
+import { contentLength } from "./client.ts";
 
 /**
  * Read a JSON body, refusing more than `limit` bytes: a declared Content-Length over the limit is
  * refused before reading; a chunked body is counted as it arrives and cut off at the limit.
  */
-export async function readJsonBody(req: Request, limit: number): Promise<unknown> {
-  const declared = req.headers.get("content-length");
+export async function readJsonBody(c: Context, limit: number): Promise<unknown> {
+  const declared = contentLength(c);
   let text: string;
   if (declared !== null) {
     if (Number(declared) > limit) throw bodyTooLargeError(limit);
-    text = await req.text();
+    text = await c.req.raw.text();
   } else {
-    text = await readLimited(req.body, limit);
+    text = await readLimited(c.req.raw.body, limit);
   }
   try {
     return JSON.parse(text) as unknown;

@@ -1,5 +1,5 @@
 import { OpenAIError } from "@jeju/compute-sdk/openai/index";
-import { RequestDeadline } from "./deadline.ts";
+import { type ClientWatcher, RequestDeadline } from "./deadline.ts";
 
 /**
  * Tracks the requests that are generating, so a shutdown can wait for them and then end the
@@ -10,8 +10,8 @@ export class InflightTracker {
   #idle: (() => void) | undefined;
 
   /** A deadline for one request, tracked until `release`. */
-  begin(clientSignal: AbortSignal, timeoutMs: number): RequestDeadline {
-    const deadline = new RequestDeadline(clientSignal, timeoutMs);
+  begin(watchClient: ClientWatcher, timeoutMs: number): RequestDeadline {
+    const deadline = new RequestDeadline(watchClient, timeoutMs);
     this.#active.add(deadline);
     return deadline;
   }

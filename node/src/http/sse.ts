@@ -1,4 +1,5 @@
 import { OpenAIError, SSE_HEADERS } from "@jeju/compute-sdk/openai/index";
+import type { AbortHandle } from "../backends/types.ts";
 
 const encoder = new TextEncoder();
 
@@ -26,7 +27,7 @@ export function sseResponse(frames: AsyncIterator<string>, onCancel: (reason: un
 }
 
 /** The reason to report when generation stopped: the deadline's reason if it fired, else the error. */
-export function stopReason(err: unknown, signal: AbortSignal): unknown {
-  if (signal.aborted && signal.reason instanceof OpenAIError) return signal.reason;
+export function stopReason(err: unknown, abort: AbortHandle): unknown {
+  if (abort.aborted && abort.reason instanceof OpenAIError) return abort.reason;
   return err;
 }

@@ -17,8 +17,9 @@ import {
   usage,
 } from "@jeju/compute-sdk/openai/index";
 import { Hono } from "hono";
-import type { ChatParams, Message } from "../backends/types.ts";
+import type { AbortHandle, ChatParams, Message } from "../backends/types.ts";
 import { readJsonBody } from "../http/body.ts";
+import { clientWatcher } from "../http/client.ts";
 import type { RequestDeadline } from "../http/deadline.ts";
 import { sseResponse, stopReason } from "../http/sse.ts";
 import type { InferenceContext } from "./context.ts";
@@ -28,11 +29,11 @@ export function chatCompletionsRoute(ctx: InferenceContext): Hono {
   const app = new Hono();
 
   app.post("/", async (c) => {
-    const body = parseRequest(chatCompletionRequestSchema, await readJsonBody(c.req.raw, ctx.maxBodyBytes));
+    const body = parseRequest(chatCompletionRequestSchema, await readJsonBody(c, ctx.maxBodyBytes));
     const route = await ctx.registry.resolve(body.model);
-    const deadline = ctx.inflight.begin(c.req.raw.signal, ctx.requestTimeoutMs);
+    const deadline = ctx.inflight.begin(clientWatcher(c), ctx.requestTimeoutMs);
     const n = body.n ?? 1;
-    const base = chatParams(body, route.backendModel, deadline.signal);
+    const base = chatParams(body, route.backendModel, deadline);
     const gens = Array.from({ length: n }, (_, choiceIndex) => route.backend.chat({ ...base, choiceIndex }));
     const id = randomId("chatcmpl-");
     const created = nowSeconds();
@@ -57,7 +58,7 @@ export function chatCompletionsRoute(ctx: InferenceContext): Hono {
         };
         return c.json(response);
       } catch (err) {
-        const reason = stopReason(err, deadline.signal);
+        const reason = stopReason(err, deadline);
         deadline.abort(reason);
         throw reason;
       } finally {
@@ -71,7 +72,7 @@ export function chatCompletionsRoute(ctx: InferenceContext): Hono {
     try {
       first = await events.next();
     } catch (err) {
-      const reason = stopReason(err, deadline.signal);
+      const reason = stopReason(err, deadline);
       deadline.abort(reason);
       ctx.inflight.release(deadline);
       throw reason;
@@ -90,7 +91,7 @@ export function chatCompletionsRoute(ctx: InferenceContext): Hono {
   return app;
 }
 
-function chatParams(body: ChatCompletionRequest, model: string, signal: AbortSignal): Omit<ChatParams, "choiceIndex"> {
+function chatParams(body: ChatCompletionRequest, model: string, abort: AbortHandle): Omit<ChatParams, "choiceIndex"> {
   const messages: Message[] = body.messages.map((m) => ({
     role: m.role === "developer" ? "system" : m.role,
     content: messageText(m),
@@ -105,7 +106,7 @@ function chatParams(body: ChatCompletionRequest, model: string, signal: AbortSig
     seed: body.seed ?? undefined,
     presencePenalty: body.presence_penalty ?? undefined,
     frequencyPenalty: body.frequency_penalty ?? undefined,
-    signal,
+    abort,
   };
 }
 
@@ -168,7 +169,7 @@ async function* chatFrames(
     finished = true;
     yield SSE_DONE;
   } catch (err) {
-    const error = toOpenAIError(stopReason(err, deadline.signal));
+    const error = toOpenAIError(stopReason(err, deadline));
     if (error.status >= 500) ctx.log.warn({ err, code: error.code }, "chat stream failed");
     finished = true;
     yield sseData(error.toJSON());

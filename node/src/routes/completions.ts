@@ -16,8 +16,9 @@ import {
   usage,
 } from "@jeju/compute-sdk/openai/index";
 import { Hono } from "hono";
-import type { CompletionParams, GenerationEvent } from "../backends/types.ts";
+import type { AbortHandle, CompletionParams, GenerationEvent } from "../backends/types.ts";
 import { readJsonBody } from "../http/body.ts";
+import { clientWatcher } from "../http/client.ts";
 import type { RequestDeadline } from "../http/deadline.ts";
 import { sseResponse, stopReason } from "../http/sse.ts";
 import type { InferenceContext } from "./context.ts";
@@ -30,12 +31,12 @@ export function completionsRoute(ctx: InferenceContext): Hono {
   const app = new Hono();
 
   app.post("/", async (c) => {
-    const body = parseRequest(completionRequestSchema, await readJsonBody(c.req.raw, ctx.maxBodyBytes));
+    const body = parseRequest(completionRequestSchema, await readJsonBody(c, ctx.maxBodyBytes));
     const route = await ctx.registry.resolve(body.model);
-    const deadline = ctx.inflight.begin(c.req.raw.signal, ctx.requestTimeoutMs);
+    const deadline = ctx.inflight.begin(clientWatcher(c), ctx.requestTimeoutMs);
     const n = body.n ?? 1;
     const prompts = typeof body.prompt === "string" ? [body.prompt] : body.prompt;
-    const base = completionParams(body, route.backendModel, deadline.signal);
+    const base = completionParams(body, route.backendModel, deadline);
     const gens: AsyncIterable<GenerationEvent>[] = [];
     for (const prompt of prompts) {
       for (let j = 0; j < n; j++) gens.push(route.backend.complete({ ...base, prompt, choiceIndex: j }));
@@ -68,7 +69,7 @@ export function completionsRoute(ctx: InferenceContext): Hono {
         };
         return c.json(response);
       } catch (err) {
-        const reason = stopReason(err, deadline.signal);
+        const reason = stopReason(err, deadline);
         deadline.abort(reason);
         throw reason;
       } finally {
@@ -81,7 +82,7 @@ export function completionsRoute(ctx: InferenceContext): Hono {
     try {
       first = await events.next();
     } catch (err) {
-      const reason = stopReason(err, deadline.signal);
+      const reason = stopReason(err, deadline);
       deadline.abort(reason);
       ctx.inflight.release(deadline);
       throw reason;
@@ -101,7 +102,7 @@ export function completionsRoute(ctx: InferenceContext): Hono {
   return app;
 }
 
-function completionParams(body: CompletionRequest, model: string, signal: AbortSignal): Omit<CompletionParams, "choiceIndex" | "prompt"> {
+function completionParams(body: CompletionRequest, model: string, abort: AbortHandle): Omit<CompletionParams, "choiceIndex" | "prompt"> {
   return {
     model,
     maxTokens: body.max_tokens ?? DEFAULT_MAX_TOKENS,
@@ -111,7 +112,7 @@ function completionParams(body: CompletionRequest, model: string, signal: AbortS
     seed: body.seed ?? undefined,
     presencePenalty: body.presence_penalty ?? undefined,
     frequencyPenalty: body.frequency_penalty ?? undefined,
-    signal,
+    abort,
   };
 }
 
@@ -178,7 +179,7 @@ async function* completionFrames(
     finished = true;
     yield SSE_DONE;
   } catch (err) {
-    const error = toOpenAIError(stopReason(err, deadline.signal));
+    const error = toOpenAIError(stopReason(err, deadline));
     if (error.status >= 500) ctx.log.warn({ err, code: error.code }, "completion stream failed");
     finished = true;
     yield sseData(error.toJSON());

@@ -10,6 +10,7 @@ import {
 } from "@jeju/compute-sdk/openai/index";
 import { Hono } from "hono";
 import { readJsonBody } from "../http/body.ts";
+import { clientWatcher } from "../http/client.ts";
 import { stopReason } from "../http/sse.ts";
 import type { InferenceContext } from "./context.ts";
 
@@ -17,7 +18,7 @@ export function embeddingsRoute(ctx: InferenceContext): Hono {
   const app = new Hono();
 
   app.post("/", async (c) => {
-    const body = parseRequest(embeddingRequestSchema, await readJsonBody(c.req.raw, ctx.maxBodyBytes));
+    const body = parseRequest(embeddingRequestSchema, await readJsonBody(c, ctx.maxBodyBytes));
     const input = typeof body.input === "string" ? [body.input] : body.input;
     input.forEach((text, i) => {
       if (text === "") {
@@ -26,13 +27,13 @@ export function embeddingsRoute(ctx: InferenceContext): Hono {
       }
     });
     const route = await ctx.registry.resolve(body.model);
-    const deadline = ctx.inflight.begin(c.req.raw.signal, ctx.requestTimeoutMs);
+    const deadline = ctx.inflight.begin(clientWatcher(c), ctx.requestTimeoutMs);
     try {
       const result = await route.backend.embed({
         model: route.backendModel,
         input,
         dimensions: body.dimensions ?? undefined,
-        signal: deadline.signal,
+        abort: deadline,
       });
       const base64 = body.encoding_format === "base64";
       const response: EmbeddingList = {
@@ -47,7 +48,7 @@ export function embeddingsRoute(ctx: InferenceContext): Hono {
       };
       return c.json(response);
     } catch (err) {
-      const reason = stopReason(err, deadline.signal);
+      const reason = stopReason(err, deadline);
       deadline.abort(reason);
       throw reason;
     } finally {

@@ -1,0 +1,175 @@
+/**
+ * `npm run bench:node`: the node's overhead and its embedded-engine throughput.
+ *
+ * 1. HTTP: the node (mock-model) vs a bare Hono server returning the same JSON, each in its own process,
+ *    driven alternately by the same keep-alive load generator in this process (3 rounds).
+ *    Targets: throughput ≥ 0.85×, added latency p50 ≤ 0.3 ms and p99 ≤ 2 ms.
+ * 2. Engine: tokens/s of the embedded model streamed through the node vs node-llama-cpp called directly,
+ *    same prompt, greedy, same token budget. Target ≥ 0.9×. Skipped when the GGUF is missing.
+ *
+ * Env: BENCH_ROUNDS (3), BENCH_TP_MS (3000), BENCH_LAT_MS (2000), BENCH_CONNECTIONS (16),
+ * BENCH_TOKENS (128), MODEL_PATH (models/compute-tiny.gguf).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { getLlama, LlamaCompletion, LlamaLogLevel } from "node-llama-cpp";
+import { REPO_ROOT } from "../src/config.ts";
+import { runLoad, percentile } from "./load.ts";
+import { BENCH_REQUEST } from "./shared.ts";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const ROUNDS = num("BENCH_ROUNDS", 3);
+const TP_MS = num("BENCH_TP_MS", 3000);
+const LAT_MS = num("BENCH_LAT_MS", 2000);
+const CONNECTIONS = num("BENCH_CONNECTIONS", 16);
+const TOKENS = num("BENCH_TOKENS", 128);
+const MODEL_PATH = path.resolve(REPO_ROOT, process.env.MODEL_PATH ?? "models/compute-tiny.gguf");
+
+const out = (line = "") => process.stdout.write(`${line}\n`);
+const fmt = (n: number, d = 3) => n.toFixed(d);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] ?? NaN) : ((s[m - 1] ?? NaN) + (s[m] ?? NaN)) / 2;
+};
+
+type Target = { name: string; port: number; child: ChildProcess };
+
+function startTarget(name: string, args: string[]): Promise<Target> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "server.ts"), ...args], {
+      cwd: REPO_ROOT,
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, LOG_LEVEL: "warn" },
+    });
+    let buf = "";
+    child.stdout?.on("data", (d: Buffer) => {
+      buf += d.toString();
+      const m = /PORT (\d+)/.exec(buf);
+      if (m) resolve({ name, port: Number(m[1]), child });
+    });
+    child.once("exit", (code) => reject(new Error(`${name} exited with ${code}`)));
+  });
+}
+
+async function httpBench(): Promise<boolean> {
+  out("## HTTP overhead: node (mock-model) vs bare Hono, same JSON");
+  out(`rounds ${ROUNDS}, throughput ${TP_MS} ms at ${CONNECTIONS} connections, latency ${LAT_MS} ms at 1 connection`);
+  const bare = await startTarget("bare", ["bare"]);
+  const node = await startTarget("node", ["node"]);
+  const rps: Record<string, number[]> = { bare: [], node: [] };
+  const p50: Record<string, number[]> = { bare: [], node: [] };
+  const p99: Record<string, number[]> = { bare: [], node: [] };
+  try {
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const t of r % 2 === 0 ? [bare, node] : [node, bare]) {
+        const tp = await runLoad({ port: t.port, path: "/v1/chat/completions", body: BENCH_REQUEST, connections: CONNECTIONS, durationMs: TP_MS });
+        const lat = await runLoad({ port: t.port, path: "/v1/chat/completions", body: BENCH_REQUEST, connections: 1, durationMs: LAT_MS });
+        if (tp.errors + lat.errors > 0) throw new Error(`${t.name}: ${tp.errors + lat.errors} failed requests`);
+        rps[t.name]?.push(tp.rps);
+        p50[t.name]?.push(percentile(lat.latenciesMs, 50));
+        p99[t.name]?.push(percentile(lat.latenciesMs, 99));
+        out(`  round ${r + 1} ${t.name.padEnd(4)}  ${fmt(tp.rps, 0).padStart(6)} req/s   p50 ${fmt(percentile(lat.latenciesMs, 50))} ms   p99 ${fmt(percentile(lat.latenciesMs, 99))} ms`);
+      }
+    }
+  } finally {
+    bare.child.kill();
+    node.child.kill();
+  }
+  const ratio = median(rps.node ?? []) / median(rps.bare ?? []);
+  const addP50 = median(p50.node ?? []) - median(p50.bare ?? []);
+  const addP99 = median(p99.node ?? []) - median(p99.bare ?? []);
+  out(`  bare: ${fmt(median(rps.bare ?? []), 0)} req/s, p50 ${fmt(median(p50.bare ?? []))} ms, p99 ${fmt(median(p99.bare ?? []))} ms`);
+  out(`  node: ${fmt(median(rps.node ?? []), 0)} req/s, p50 ${fmt(median(p50.node ?? []))} ms, p99 ${fmt(median(p99.node ?? []))} ms`);
+  const ok = ratio >= 0.85 && addP50 <= 0.3 && addP99 <= 2;
+  out(`  throughput ratio ${fmt(ratio)}× (target ≥ 0.85)   added p50 ${fmt(addP50)} ms (≤ 0.3)   added p99 ${fmt(addP99)} ms (≤ 2)   ${ok ? "PASS" : "FAIL"}`);
+  return ok;
+}
+
+function streamCompletion(port: number, model: string, prompt: string, maxTokens: number): Promise<{ tokens: number; ms: number }> {
+  const body = JSON.stringify({ model, prompt, max_tokens: maxTokens, temperature: 0, stream: true, stream_options: { include_usage: true } });
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const req = http.request(
+      { host: "127.0.0.1", port, path: "/v1/completions", method: "POST", headers: { "content-type": "application/json" } },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => {
+          text += d;
+        });
+        res.on("end", () => {
+          const ms = performance.now() - t0;
+          const usage = /"usage":\{"prompt_tokens":\d+,"completion_tokens":(\d+)/.exec(text);
+          if (!usage || !text.endsWith("data: [DONE]\n\n")) return reject(new Error(`bad stream: ${text.slice(-300)}`));
+          resolve({ tokens: Number(usage[1]), ms });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+async function engineBench(): Promise<boolean> {
+  out();
+  out("## Embedded engine: tokens/s through the node vs node-llama-cpp directly");
+  if (!existsSync(MODEL_PATH)) {
+    out(`  skipped: ${MODEL_PATH} not found`);
+    return true;
+  }
+  const modelId = path.basename(MODEL_PATH).replace(/\.gguf$/i, "");
+  const prompt = "In the beginning";
+  const llama = await getLlama({ build: "never", logLevel: LlamaLogLevel.error, progressLogs: false, skipDownload: true });
+  const model = await llama.loadModel({ modelPath: MODEL_PATH });
+  const context = await model.createContext({ contextSize: Math.min(model.trainContextSize, 4096) });
+  const completion = new LlamaCompletion({ contextSequence: context.getSequence() });
+  const budget = Math.min(TOKENS, context.contextSize - 16);
+  const direct = async () => {
+    let tokens = 0;
+    const t0 = performance.now();
+    await completion.generateCompletionWithMeta(prompt, {
+      maxTokens: budget,
+      temperature: 0,
+      disableContextShift: true,
+      onToken: (t) => {
+        tokens += t.length;
+      },
+    });
+    return { tokens, ms: performance.now() - t0 };
+  };
+  const node = await startTarget("llama", ["llama", MODEL_PATH]);
+  const directTps: number[] = [];
+  const nodeTps: number[] = [];
+  try {
+    await direct();
+    await streamCompletion(node.port, modelId, prompt, budget);
+    for (let r = 0; r < ROUNDS; r++) {
+      const d = await direct();
+      const n = await streamCompletion(node.port, modelId, prompt, budget);
+      directTps.push((d.tokens / d.ms) * 1000);
+      nodeTps.push((n.tokens / n.ms) * 1000);
+      out(`  round ${r + 1}  direct ${d.tokens} tok in ${fmt(d.ms, 1)} ms = ${fmt((d.tokens / d.ms) * 1000, 1)} tok/s   node ${n.tokens} tok in ${fmt(n.ms, 1)} ms = ${fmt((n.tokens / n.ms) * 1000, 1)} tok/s`);
+    }
+  } finally {
+    node.child.kill();
+    await context.dispose();
+    await model.dispose();
+    await llama.dispose();
+  }
+  const ratio = median(nodeTps) / median(directTps);
+  const ok = ratio >= 0.9;
+  out(`  direct ${fmt(median(directTps), 1)} tok/s   node ${fmt(median(nodeTps), 1)} tok/s   ratio ${fmt(ratio)}× (target ≥ 0.9)   ${ok ? "PASS" : "FAIL"}`);
+  return ok;
+}
+
+const started = performance.now();
+const httpOk = await httpBench();
+const engineOk = await engineBench();
+out();
+out(`done in ${fmt((performance.now() - started) / 1000, 1)} s: ${httpOk && engineOk ? "all targets met" : "some targets missed"}`);
+process.exit(0);
