@@ -93,17 +93,13 @@ contract ComputeRentalGaslessTest is ComputeFixture {
         bytes memory sig = _signReceive(renterKey, renter, USDC_RATE, nonce, block.timestamp + 1 hours);
         vm.expectRevert(abi.encodeWithSelector(ERC3009.ERC3009UsedAuthorization.selector, renter, nonce));
         vm.prank(relayer);
-        rental.createSessionWithAuthorization(
-            provider, 1, SSH_KEY, 1, renter, 0, block.timestamp + 1 hours, SALT, sig
-        );
+        rental.createSessionWithAuthorization(provider, 1, SSH_KEY, 1, renter, 0, block.timestamp + 1 hours, SALT, sig);
     }
 
     function test_RevertWhen_createSessionWithAuthorization_expired() public {
         bytes32 nonce = rental.sessionAuthorizationNonce(provider, 1, SSH_KEY, 1, SALT);
         bytes memory sig = _signReceive(renterKey, renter, USDC_RATE, nonce, block.timestamp);
-        vm.expectRevert(
-            abi.encodeWithSelector(ERC3009.ERC3009InvalidAuthorizationTime.selector, 0, block.timestamp)
-        );
+        vm.expectRevert(abi.encodeWithSelector(ERC3009.ERC3009InvalidAuthorizationTime.selector, 0, block.timestamp));
         vm.prank(relayer);
         rental.createSessionWithAuthorization(provider, 1, SSH_KEY, 1, renter, 0, block.timestamp, SALT, sig);
     }
@@ -128,9 +124,8 @@ contract ComputeRentalGaslessTest is ComputeFixture {
     }
 
     function test_hashEndSession_isEip712() public view {
-        bytes32 structHash = keccak256(
-            abi.encode(keccak256("EndSession(uint256 sessionId,uint256 nonce,uint256 deadline)"), 1, 2, 3)
-        );
+        bytes32 structHash =
+            keccak256(abi.encode(keccak256("EndSession(uint256 sessionId,uint256 nonce,uint256 deadline)"), 1, 2, 3));
         assertEq(
             rental.hashEndSession(1, 2, 3),
             keccak256(abi.encodePacked("\x19\x01", rental.DOMAIN_SEPARATOR(), structHash)),

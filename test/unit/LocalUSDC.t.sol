@@ -116,7 +116,8 @@ contract LocalUSDCTest is Test {
 
     function test_cancelAuthorization_bytes() public {
         bytes32 nonce = keccak256("c1");
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(aliceKey, _digest(keccak256(abi.encode(CANCEL_TYPEHASH, alice, nonce))));
+        (uint8 v, bytes32 r, bytes32 s) =
+            vm.sign(aliceKey, _digest(keccak256(abi.encode(CANCEL_TYPEHASH, alice, nonce))));
         usdc.cancelAuthorization(alice, nonce, abi.encodePacked(r, s, v));
         assertTrue(usdc.authorizationState(alice, nonce), "cancelled");
         vm.expectRevert(ERC3009.ERC3009InvalidSignature.selector);
