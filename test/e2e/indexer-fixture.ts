@@ -1,0 +1,67 @@
+/**
+ * A chain + indexer stack for the indexer e2e tests: anvil on a free port, the forge deploy script writing a
+ * temp deployments file, and `ponder start` on a free port (PGlite in a temp dir, or Postgres).
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { type Anvil, type Deployments, deployContracts, startAnvil } from "../../tools/lib/chain.ts";
+import { type Indexer, startIndexer } from "../../tools/lib/indexer.ts";
+import { freePort } from "../../tools/lib/ports.ts";
+
+export type Stack = {
+  anvil: Anvil;
+  deployments: Deployments;
+  deploymentsFile: string;
+  indexer: Indexer;
+  stop(): Promise<void>;
+};
+
+export async function startStack({ databaseUrl }: { databaseUrl?: string } = {}): Promise<Stack> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "compute-e2e-"));
+  const anvil = await startAnvil({ port: await freePort(), logFile: path.join(dir, "anvil.log") });
+  try {
+    const deploymentsFile = path.join(dir, "deployments.json");
+    const deployments = await deployContracts({ rpcUrl: anvil.rpcUrl, deploymentsFile });
+    const indexer = await startIndexer({
+      rpcUrl: anvil.rpcUrl,
+      deploymentsFile,
+      port: await freePort(),
+      ...(databaseUrl === undefined ? {} : { databaseUrl }),
+      logFile: path.join(dir, "indexer.log"),
+    });
+    return {
+      anvil,
+      deployments,
+      deploymentsFile,
+      indexer,
+      async stop() {
+        await indexer.stop();
+        await anvil.proc.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await anvil.proc.stop();
+    throw err;
+  }
+}
+
+/** Polls `fn` every 25 ms until it returns a value (not undefined), up to `timeoutMs`; returns it and the time taken. */
+export async function within<T>(
+  timeoutMs: number,
+  fn: () => Promise<T | undefined>,
+): Promise<{ value: T; ms: number }> {
+  const t0 = performance.now();
+  let last: unknown;
+  while (performance.now() - t0 < timeoutMs) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return { value: v, ms: performance.now() - t0 };
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`not seen within ${timeoutMs} ms${last ? `: ${String(last)}` : ""}`);
+}
