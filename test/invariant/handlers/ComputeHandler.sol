@@ -170,7 +170,7 @@ contract ComputeHandler is Test {
         hours_ = _bound(hours_, 1, 72);
         // The first provider (from the seed on) that can take a rental.
         for (uint256 i; i < PROVIDER_SLOTS; ++i) {
-            address p = providers[(providerSeed + i) % PROVIDER_SLOTS];
+            address p = providers[(providerSeed % PROVIDER_SLOTS + i) % PROVIDER_SLOTS];
             if (!registry.isAvailable(p, token, 0)) continue;
             uint256 g = _bound(gpus, 0, registry.availableGpus(p));
             uint256 cost = rental.quote(p, token, g, hours_);
