@@ -5,7 +5,7 @@
  * Environment: `DEPLOYMENTS_FILE`, `PONDER_RPC_URL_<chainId>` or `RPC_URL`, `PONDER_RPC_ALIASES`,
  * `PONDER_POLLING_INTERVAL` (ms), `DATABASE_URL` (Postgres; PGlite when unset), `PONDER_PGLITE_DIR`.
  */
-import { computeRegistryAbi, computeRentalAbi } from "./config/abis.ts";
+import { computeRegistryAbi, computeRentalAbi } from "@jeju/compute-sdk/abis/index";
 import { createConfig } from "ponder";
 import { readDeployments, rpcUrls } from "./config/deployments.ts";
 

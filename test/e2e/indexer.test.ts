@@ -6,18 +6,15 @@
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { createClient } from "@ponder/client";
+import { computeRentalAbi } from "@jeju/compute-sdk/abis/index";
 import { createIndexerClient, type IndexerClient } from "@jeju/compute-sdk/indexer/index";
-import { createPublicClient, decodeEventLog, getAddress, http, keccak256, parseAbi, toBytes, zeroAddress } from "viem";
+import { createPublicClient, decodeEventLog, getAddress, http, keccak256, toBytes, zeroAddress } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as schema from "../../indexer/ponder.schema.ts";
 import { providersRoutes } from "../../node/src/marketplace/index.ts";
 import { ANVIL_KEYS, cast, REPO_ROOT, rpc } from "../../tools/lib/chain.ts";
 import { type Stack, startStack, within } from "./indexer-fixture.ts";
 
-const rentalAbi = parseAbi([
-  "function getSession(uint256 sessionId) view returns ((address renter, address provider, address token, uint256 ratePerHour, uint256 gpuCount, uint256 durationHours, uint256 prepaid, uint64 createdAt, uint64 startedAt, uint64 expiresAt, uint64 endedAt, uint8 status))",
-  "event SessionEnded(uint256 indexed sessionId, address indexed renter, address indexed provider, address endedBy, address token, uint256 usedSeconds, uint256 refund, uint256 providerPayout, uint256 fee)",
-]);
 
 const PROVIDER_KEY = ANVIL_KEYS[2];
 const RENTER_KEY = ANVIL_KEYS[3];
@@ -197,7 +194,7 @@ describe("indexer e2e", () => {
       .filter((l) => l.address.toLowerCase() === rental.toLowerCase())
       .map((l) => {
         try {
-          return decodeEventLog({ abi: rentalAbi, topics: l.topics as [`0x${string}`], data: l.data });
+          return decodeEventLog({ abi: computeRentalAbi, topics: l.topics as [`0x${string}`], data: l.data });
         } catch {
           return undefined;
         }
@@ -207,7 +204,7 @@ describe("indexer e2e", () => {
     const ev = ended.args;
     const chain = await createPublicClient({ transport: http(stack.anvil.rpcUrl) }).readContract({
       address: rental,
-      abi: rentalAbi,
+      abi: computeRentalAbi,
       functionName: "getSession",
       args: [1n],
     });

@@ -159,10 +159,17 @@ app.onError((err, c) => {
   if (err instanceof NotFound) {
     return c.json(errorBody(err.message, err.code, "invalid_request_error", err.param), 404);
   }
-  const status = (typeof (err as { status?: unknown }).status === "number"
-    ? (err as { status: number }).status
-    : 500) as ContentfulStatusCode;
-  return c.json(errorBody(err.message || "Internal error.", status >= 500 ? "internal_error" : "request_failed", status >= 500 ? "server_error" : "invalid_request_error"), status);
+  const raw = (err as unknown as { status?: unknown }).status;
+  const status = (typeof raw === "number" && raw >= 400 && raw < 600 ? raw : 500) as ContentfulStatusCode;
+  const server = status >= 500;
+  return c.json(
+    errorBody(
+      server ? "Internal indexer error." : err.message,
+      server ? "internal_error" : "request_failed",
+      server ? "server_error" : "invalid_request_error",
+    ),
+    status,
+  );
 });
 
 export default app;
