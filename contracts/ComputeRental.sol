@@ -191,10 +191,16 @@ contract ComputeRental is IComputeRental, AccessControl, ReentrancyGuardTransien
         address provider = s.provider;
         _registry.releaseCapacity(provider, s.gpuCount);
         // The registry is trusted and this function is nonReentrant; the event follows the slash because it
-        // reports the amount actually slashed (capped by the provider's remaining stake).
-        uint256 slashed = _registry.slash(
+        // reports the amount actually slashed (capped by the provider's remaining stake). A failing slash (e.g.
+        // SLASHER_ROLE revoked) must never block the renter's refund, so it is caught and reported as 0.
+        uint256 slashed;
+        try _registry.slash(
             provider, cancelSlashAmount, "provision timeout", keccak256(abi.encode(block.chainid, sessionId)), renter
-        );
+        ) returns (
+            uint256 amount
+        ) {
+            slashed = amount;
+        } catch {}
         emit SessionCancelled(sessionId, renter, provider, token, refund, slashed);
     }
 

@@ -228,6 +228,19 @@ contract ComputeRentalTest is ComputeFixture {
         assertEq(rental.credits(renter, address(0)), ETH_RATE, "refund anyway");
     }
 
+    function test_cancelSession_refundsEvenIfSlashingFails() public {
+        uint256 id = _createEth(1, 1);
+        vm.startPrank(admin);
+        registry.revokeRole(registry.SLASHER_ROLE(), address(rental));
+        vm.stopPrank();
+        vm.warp(block.timestamp + 1 hours);
+        vm.expectEmit(address(rental));
+        emit IComputeRental.SessionCancelled(id, renter, provider, address(0), ETH_RATE, 0);
+        vm.prank(renter);
+        rental.cancelSession(id);
+        assertEq(rental.credits(renter, address(0)), ETH_RATE, "refund not blocked");
+    }
+
     function test_RevertWhen_cancelSession_beforeTimeout() public {
         uint256 id = _createEth(1, 1);
         uint256 at = block.timestamp + 1 hours;
