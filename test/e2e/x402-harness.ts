@@ -15,7 +15,6 @@ import {
   createWalletClient,
   defineChain,
   http,
-  parseAbi,
   type PublicClient,
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
@@ -30,20 +29,24 @@ import { completionsRoute } from "../../node/src/routes/completions.ts";
 import { embeddingsRoute } from "../../node/src/routes/embeddings.ts";
 import { createRelayer, type Relayer } from "../../relayer/src/app.ts";
 import { silentLogger as relayerLog } from "../../relayer/src/logger.ts";
-import { ANVIL_KEYS, type Anvil, type Deployments, deployContracts, startAnvil } from "../../tools/lib/chain.ts";
-import { freePort } from "../../tools/lib/ports.ts";
+import { localUsdcAbi } from "@jeju/compute-sdk/abis/index";
+import {
+  type AnvilInstance,
+  anvilAccounts,
+  type Deployments,
+  deployContracts,
+  deployerKey,
+  freePort,
+  startAnvil,
+} from "@jeju/compute-sdk/testing/anvil";
 
-export const usdcAbi = parseAbi([
-  "function mint(address to, uint256 amount)",
-  "function balanceOf(address) view returns (uint256)",
-  "function authorizationState(address, bytes32) view returns (bool)",
-]);
+export const usdcAbi = localUsdcAbi;
 
 /** Anvil account #9 pays the relayer's gas. */
-export const RELAYER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6" as const;
+export const RELAYER_KEY = anvilAccounts[9].privateKey;
 
 export type Chain = {
-  anvil: Anvil;
+  anvil: AnvilInstance;
   deployments: Deployments;
   publicClient: PublicClient;
   tmp: string;
@@ -55,8 +58,7 @@ export type Chain = {
 
 export async function startChain(): Promise<Chain> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "x402-e2e-"));
-  const port = await freePort();
-  const anvil = await startAnvil({ port, logFile: path.join(tmp, "anvil.log") });
+  const anvil = await startAnvil();
   const deployments = await deployContracts({ rpcUrl: anvil.rpcUrl, deploymentsFile: path.join(tmp, "deployments.json") });
   const chain = defineChain({
     id: 31337,
@@ -65,7 +67,7 @@ export async function startChain(): Promise<Chain> {
     rpcUrls: { default: { http: [anvil.rpcUrl] } },
   });
   const publicClient = createPublicClient({ chain, transport: http(anvil.rpcUrl), pollingInterval: 50 }) as PublicClient;
-  const deployer = privateKeyToAccount(ANVIL_KEYS[0]);
+  const deployer = privateKeyToAccount(deployerKey);
   const wallet = createWalletClient({ chain, transport: http(anvil.rpcUrl), account: deployer });
   return {
     anvil,
@@ -80,7 +82,7 @@ export async function startChain(): Promise<Chain> {
     usdcBalance: (of) =>
       publicClient.readContract({ address: deployments.USDC, abi: usdcAbi, functionName: "balanceOf", args: [of] }),
     async stop() {
-      await anvil.proc.stop();
+      await anvil.stop();
       fs.rmSync(tmp, { recursive: true, force: true });
     },
   };

@@ -140,7 +140,15 @@ export class TxQueue {
 
   /** Simulate, sign, persist and broadcast a transaction (or return the one already sent for `key`). */
   submit(p: SubmitParameters): Promise<SubmitResult> {
-    return this.#serial(() => this.#submit(p));
+    return this.#serial(async () => {
+      try {
+        return await this.#submit(p);
+      } catch (err) {
+        // Someone else used this key's nonce (another process, a manual send): resync and try once more.
+        if (err instanceof RelayerError && err.code === "nonce_too_low") return this.#submit(p);
+        throw err;
+      }
+    });
   }
 
   async #submit(p: SubmitParameters): Promise<SubmitResult> {
@@ -191,8 +199,12 @@ export class TxQueue {
     } catch (err) {
       if (!isAlreadyKnown(err)) {
         this.#mark(hash, "failed", revertReason(err));
-        // The nonce was not consumed; resync in case the node's view differs from ours.
+        // The nonce was not consumed by this transaction; resync in case the chain's view differs from ours.
         this.#nextNonce = undefined;
+        if (isNonceTooLow(err)) {
+          this.#o.log.warn({ nonce, hash }, "nonce too low: another sender used this key; resyncing");
+          throw new RelayerError(409, "nonce_too_low", "nonce too low", { retryable: true, cause: err });
+        }
         throw new RelayerError(503, "broadcast_failed", `Could not broadcast transaction: ${revertReason(err)}`, {
           retryable: true,
           cause: err,
@@ -277,6 +289,11 @@ export class TxQueue {
     this.#tail = run.catch(() => undefined);
     return run;
   }
+}
+
+function isNonceTooLow(err: unknown): boolean {
+  const msg = err instanceof Error ? `${err.message} ${(err as { details?: string }).details ?? ""}` : String(err);
+  return /nonce too low|nonce has already been used|invalid nonce/i.test(msg);
 }
 
 function isAlreadyKnown(err: unknown): boolean {

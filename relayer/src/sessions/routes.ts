@@ -17,7 +17,10 @@ import type { TxQueue } from "../chain/txQueue.ts";
 import { badRequest, RelayerError, rateLimited } from "../errors.ts";
 import type { RateLimiter } from "../http/rateLimit.ts";
 import type { Logger } from "../logger.ts";
-import { rentalRelayAbi } from "./rentalAbi.ts";
+import { computeRegistryAbi, computeRentalAbi as rentalRelayAbi, localUsdcAbi } from "@jeju/compute-sdk/abis/index";
+
+/** Everything a relayed call can revert with (rental, registry, token), to name the error. */
+const revertAbi = [...rentalRelayAbi, ...computeRegistryAbi, ...localUsdcAbi];
 
 export type SessionsDeps = {
   queue: TxQueue;
@@ -128,7 +131,7 @@ export function sessionsRoute(deps: SessionsDeps): Hono {
         b.payment.signature as Hex,
       ],
     });
-    const { hash, reused } = await deps.queue.submit({ to: rental, data, key, abi: rentalRelayAbi });
+    const { hash, reused } = await deps.queue.submit({ to: rental, data, key, abi: revertAbi });
     const receipt = await deps.queue.waitForReceipt(hash, deps.receiptTimeoutMs);
     if (receipt.status !== "success") {
       throw new RelayerError(502, "transaction_reverted", `createSessionWithAuthorization reverted (${hash}).`, {
@@ -174,7 +177,7 @@ export function sessionsRoute(deps: SessionsDeps): Hono {
       functionName: "endSessionBySig",
       args: [id, b.deadline, b.signature as Hex],
     });
-    const { hash } = await deps.queue.submit({ to: rental, data, abi: rentalRelayAbi });
+    const { hash } = await deps.queue.submit({ to: rental, data, abi: revertAbi });
     const receipt = await deps.queue.waitForReceipt(hash, deps.receiptTimeoutMs);
     if (receipt.status !== "success") {
       throw new RelayerError(502, "transaction_reverted", `endSessionBySig reverted (${hash}).`, {
