@@ -35,32 +35,69 @@ describe.skipIf(!available)("indexer on Postgres", () => {
   it("indexes providers and sessions, and rolls back a reorg", async () => {
     const { ComputeRegistry: registry, ComputeRental: rental } = stack.deployments;
     const provider = (await cast(["wallet", "address", ANVIL_KEYS[2]])).toLowerCase();
-    await send(ANVIL_KEYS[2], registry, "register(string,string,uint256)", "https://pg.example.com:4007", "", "10000000000000000", "--value", "0.1ether");
+    await send(
+      ANVIL_KEYS[2],
+      registry,
+      "register(string,string,uint256)",
+      "https://pg.example.com:4007",
+      "",
+      "10000000000000000",
+      "--value",
+      "0.1ether",
+    );
     await send(ANVIL_KEYS[2], registry, "setModel(string,uint256,uint256)", "mock-model", "0", "0");
-    const p = (await within(2_000, async () => {
-      const v = await indexer.getProvider(provider.toUpperCase().replace("0X", "0x"));
-      return v.models.length === 1 ? v : undefined;
-    })).value;
+    const p = (
+      await within(2_000, async () => {
+        const v = await indexer.getProvider(provider.toUpperCase().replace("0X", "0x"));
+        return v.models.length === 1 ? v : undefined;
+      })
+    ).value;
     expect(p).toMatchObject({ id: provider, endpoint: "https://pg.example.com:4007", stake: 10n ** 17n, active: true });
 
-    await send(ANVIL_KEYS[3], rental, "createSession(address,uint256,string,uint256,address)", provider, "2", "ssh-ed25519 AAAA pg", "0", zeroAddress, "--value", "0.02ether");
+    await send(
+      ANVIL_KEYS[3],
+      rental,
+      "createSession(address,uint256,string,uint256,address)",
+      provider,
+      "2",
+      "ssh-ed25519 AAAA pg",
+      "0",
+      zeroAddress,
+      "--value",
+      "0.02ether",
+    );
     await send(ANVIL_KEYS[3], rental, "endSession(uint256)", "1");
-    const s = (await within(3_000, async () => {
-      const v = await indexer.getSession(1n);
-      return v.status === "ended" ? v : undefined;
-    })).value;
+    const s = (
+      await within(3_000, async () => {
+        const v = await indexer.getSession(1n);
+        return v.status === "ended" ? v : undefined;
+      })
+    ).value;
     // Never activated: a full refund.
     expect(s).toMatchObject({ refund: 2n * 10n ** 16n, providerPayout: 0n, fee: 0n, usedSeconds: 0n });
 
     const snapshot = await rpc<string>(stack.anvil.rpcUrl, "evm_snapshot");
-    await send(ANVIL_KEYS[3], rental, "createSession(address,uint256,string,uint256,address)", provider, "1", "ssh-ed25519 AAAA pg", "0", zeroAddress, "--value", "0.01ether");
+    await send(
+      ANVIL_KEYS[3],
+      rental,
+      "createSession(address,uint256,string,uint256,address)",
+      provider,
+      "1",
+      "ssh-ed25519 AAAA pg",
+      "0",
+      zeroAddress,
+      "--value",
+      "0.01ether",
+    );
     await within(3_000, () => indexer.getSession(2n));
     await rpc(stack.anvil.rpcUrl, "evm_revert", [snapshot]);
     await rpc(stack.anvil.rpcUrl, "anvil_mine", ["0x3"]);
-    await within(10_000, async () => ((await fetch(`${stack.indexer.url}/sessions/2`)).status === 404 ? true : undefined));
+    await within(10_000, async () =>
+      (await fetch(`${stack.indexer.url}/sessions/2`)).status === 404 ? true : undefined,
+    );
 
     const data = await indexer.graphql<{ sessions: { items: { id: string; status: string }[] } }>(
-      "{ sessions(orderBy: \"id\") { items { id status } } }",
+      '{ sessions(orderBy: "id") { items { id status } } }',
     );
     expect(data.sessions.items).toEqual([{ id: "1", status: "ended" }]);
     expect(await indexer.stats()).toMatchObject({ providers: 1, sessions: 1, activeSessions: 0, endedSessions: 1 });

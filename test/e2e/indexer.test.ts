@@ -15,7 +15,6 @@ import { providersRoutes } from "../../node/src/marketplace/index.ts";
 import { ANVIL_KEYS, cast, REPO_ROOT, rpc } from "../../tools/lib/chain.ts";
 import { type Stack, startStack, within } from "./indexer-fixture.ts";
 
-
 const PROVIDER_KEY = ANVIL_KEYS[2];
 const RENTER_KEY = ANVIL_KEYS[3];
 const OTHER_PROVIDER_KEY = ANVIL_KEYS[4];
@@ -52,7 +51,8 @@ function bash(script: string, env: Record<string, string>): Promise<string> {
 
 const send = (key: string, to: string, sig: string, ...args: string[]) =>
   cast(["send", "--json", "--rpc-url", stack.anvil.rpcUrl, "--private-key", key, to, sig, ...args]).then(
-    (out) => JSON.parse(out) as { status: string; logs: { address: string; topics: `0x${string}`[]; data: `0x${string}` }[] },
+    (out) =>
+      JSON.parse(out) as { status: string; logs: { address: string; topics: `0x${string}`[]; data: `0x${string}` }[] },
   );
 
 type Json = Record<string, any>;
@@ -87,7 +87,9 @@ describe("indexer e2e", () => {
     const checksummed = getAddress(provider);
     const [viaGraphql, viaRest, viaNode] = await Promise.all([
       within(2_000, async () => {
-        const data = await gql(`{ provider(id: "${provider}") { id endpoint stake pricePerHour attestation attestationHash active } }`);
+        const data = await gql(
+          `{ provider(id: "${provider}") { id endpoint stake pricePerHour attestation attestationHash active } }`,
+        );
         return data.provider ?? undefined;
       }),
       // Upper-case hex: addresses are accepted in any case.
@@ -136,10 +138,24 @@ describe("indexer e2e", () => {
 
   it("indexes hardware, models and token prices, and filters and sorts providers", async () => {
     const { ComputeRegistry: registry, USDC } = stack.deployments;
-    await send(PROVIDER_KEY, registry, "setHardware((string,uint16,uint32,uint32,uint32,uint32,uint8))", '("NVIDIA H100 80GB HBM3",4,80,32,256,2000,2)');
+    await send(
+      PROVIDER_KEY,
+      registry,
+      "setHardware((string,uint16,uint32,uint32,uint32,uint32,uint8))",
+      '("NVIDIA H100 80GB HBM3",4,80,32,256,2000,2)',
+    );
     await send(PROVIDER_KEY, registry, "setModel(string,uint256,uint256)", "llama2", "1", "2");
     await send(PROVIDER_KEY, registry, "setTokenPrice(address,uint256)", USDC, "2500000");
-    await send(OTHER_PROVIDER_KEY, registry, "register(string,string,uint256)", "https://other.example.com:4007", "", "20000000000000000", "--value", "0.2ether");
+    await send(
+      OTHER_PROVIDER_KEY,
+      registry,
+      "register(string,string,uint256)",
+      "https://other.example.com:4007",
+      "",
+      "20000000000000000",
+      "--value",
+      "0.2ether",
+    );
     await send(OTHER_PROVIDER_KEY, registry, "setModel(string,uint256,uint256)", "llama3", "3", "4");
 
     await within(3_000, async () => {
@@ -147,7 +163,15 @@ describe("indexer e2e", () => {
       return p.models.length === 1 ? p : undefined;
     });
     const a = await indexer.getProvider(provider);
-    expect(a.hardware).toEqual({ gpuModel: "NVIDIA H100 80GB HBM3", gpuCount: 4, vramGb: 80, cpuCores: 32, memoryGb: 256, storageGb: 2000, teeType: "IntelTDX" });
+    expect(a.hardware).toEqual({
+      gpuModel: "NVIDIA H100 80GB HBM3",
+      gpuCount: 4,
+      vramGb: 80,
+      cpuCores: 32,
+      memoryGb: 256,
+      storageGb: 2000,
+      teeType: "IntelTDX",
+    });
     expect(a.models).toEqual([{ name: "llama2", inputPricePerToken: 1n, outputPricePerToken: 2n }]);
 
     const ids = async (filters: Parameters<IndexerClient["listProviders"]>[0]) =>
@@ -167,7 +191,12 @@ describe("indexer e2e", () => {
     const body = (await (await node.request("/v1/providers?model=llama2")).json()) as { data: Json[] };
     expect(body.data).toHaveLength(1);
     expect(body.data[0]).toMatchObject({
-      hardware: { gpus: { model: "NVIDIA H100 80GB HBM3", count: 4, vramGb: 80 }, cpu: { cores: 32 }, memory: { gb: 256 }, storage: { gb: 2000 } },
+      hardware: {
+        gpus: { model: "NVIDIA H100 80GB HBM3", count: 4, vramGb: 80 },
+        cpu: { cores: 32 },
+        memory: { gb: 256 },
+        storage: { gb: 2000 },
+      },
       pricing: { hourlyRate: { symbol: "USDC", decimals: 6, amount: "2500000", formatted: "2.5" } },
       availability: { gpusTotal: 4, gpusAvailable: 4, activeRentals: 0 },
       tee: { type: "IntelTDX", enabled: true, verified: true },
@@ -180,9 +209,29 @@ describe("indexer e2e", () => {
     const { ComputeRental: rental } = stack.deployments;
     const renter = (await cast(["wallet", "address", RENTER_KEY])).toLowerCase();
     // 2 GPUs × 3 h × 0.01 ETH per GPU-hour.
-    await send(RENTER_KEY, rental, "createSession(address,uint256,string,uint256,address)", provider, "3", SSH_KEY, "2", zeroAddress, "--value", "0.06ether");
+    await send(
+      RENTER_KEY,
+      rental,
+      "createSession(address,uint256,string,uint256,address)",
+      provider,
+      "3",
+      SSH_KEY,
+      "2",
+      zeroAddress,
+      "--value",
+      "0.06ether",
+    );
     const pending = await within(3_000, async () => indexer.getSession(1n));
-    expect(pending.value).toMatchObject({ status: "pending", renter, provider, token: zeroAddress, gpuCount: 2, durationHours: 3n, prepaid: 6n * 10n ** 16n, sshPublicKey: SSH_KEY });
+    expect(pending.value).toMatchObject({
+      status: "pending",
+      renter,
+      provider,
+      token: zeroAddress,
+      gpuCount: 2,
+      durationHours: 3n,
+      prepaid: 6n * 10n ** 16n,
+      sshPublicKey: SSH_KEY,
+    });
     expect(await indexer.getProvider(provider)).toMatchObject({ activeRentals: 1, gpusInUse: 2, gpusAvailable: 2 });
 
     const connection = JSON.stringify({ host: "127.0.0.1", port: 2222, username: "session-1" });
@@ -200,7 +249,8 @@ describe("indexer e2e", () => {
         }
       })
       .find((e) => e?.eventName === "SessionEnded");
-    if (ended?.eventName !== "SessionEnded" || ended.args === undefined) throw new Error("no SessionEnded in the receipt");
+    if (ended?.eventName !== "SessionEnded" || ended.args === undefined)
+      throw new Error("no SessionEnded in the receipt");
     const ev = ended.args;
     const chain = await createPublicClient({ transport: http(stack.anvil.rpcUrl) }).readContract({
       address: rental,
@@ -209,10 +259,12 @@ describe("indexer e2e", () => {
       args: [1n],
     });
 
-    const s = (await within(3_000, async () => {
-      const v = await indexer.getSession(1n);
-      return v.status === "ended" ? v : undefined;
-    })).value;
+    const s = (
+      await within(3_000, async () => {
+        const v = await indexer.getSession(1n);
+        return v.status === "ended" ? v : undefined;
+      })
+    ).value;
     expect(s.refund).toBe(ev.refund);
     expect(s.providerPayout).toBe(ev.providerPayout);
     expect(s.fee).toBe(ev.fee);
@@ -267,7 +319,18 @@ describe("indexer e2e", () => {
   it("drops a session whose block is reorged away", async () => {
     const { ComputeRental: rental } = stack.deployments;
     const snapshot = await rpc<string>(stack.anvil.rpcUrl, "evm_snapshot");
-    await send(RENTER_KEY, rental, "createSession(address,uint256,string,uint256,address)", provider, "1", SSH_KEY, "1", zeroAddress, "--value", "0.01ether");
+    await send(
+      RENTER_KEY,
+      rental,
+      "createSession(address,uint256,string,uint256,address)",
+      provider,
+      "1",
+      SSH_KEY,
+      "1",
+      zeroAddress,
+      "--value",
+      "0.01ether",
+    );
     await within(3_000, async () => indexer.getSession(2n));
     expect((await indexer.getProvider(provider)).activeRentals).toBe(1);
 

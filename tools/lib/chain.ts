@@ -51,11 +51,10 @@ export async function startAnvil({
   logFile?: string;
   extraArgs?: string[];
 }): Promise<Anvil> {
-  const proc = start(
-    ANVIL_BIN,
-    ["--host", host, "--port", String(port), "--chain-id", String(chainId), ...extraArgs],
-    { name: "anvil", logFile },
-  );
+  const proc = start(ANVIL_BIN, ["--host", host, "--port", String(port), "--chain-id", String(chainId), ...extraArgs], {
+    name: "anvil",
+    logFile,
+  });
   const rpcUrl = `http://${host}:${port}`;
   await waitFor(`anvil on ${rpcUrl}`, () => rpc(rpcUrl, "eth_chainId").then(() => true), { timeoutMs: 15_000, proc });
   return { proc, rpcUrl, port };
@@ -93,7 +92,8 @@ export function run(
         encoding: "utf8",
       },
       (err, stdout, stderr) => {
-        if (err) reject(new Error(`${path.basename(file)} ${args.join(" ")} failed: ${stderr || err.message}\n${stdout}`));
+        if (err)
+          reject(new Error(`${path.basename(file)} ${args.join(" ")} failed: ${stderr || err.message}\n${stdout}`));
         else resolve(stdout.trim());
       },
     );

@@ -39,9 +39,10 @@ export async function startIndexer({
   timeoutMs?: number;
   onLine?: (line: string) => void;
 }): Promise<Indexer> {
-  const tempDir = databaseUrl === undefined && pgliteDir === undefined
-    ? await mkdtemp(path.join(os.tmpdir(), "compute-pglite-"))
-    : undefined;
+  const tempDir =
+    databaseUrl === undefined && pgliteDir === undefined
+      ? await mkdtemp(path.join(os.tmpdir(), "compute-pglite-"))
+      : undefined;
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
     PONDER_TELEMETRY_DISABLED: "1",
@@ -59,7 +60,13 @@ export async function startIndexer({
   const proc = start(
     process.execPath,
     [PONDER_BIN, "--log-format", "pretty", "start", "--schema", schema, "--hostname", "127.0.0.1"],
-    { name: "indexer", cwd: INDEXER_DIR, env: childEnv, ...(logFile ? { logFile } : {}), ...(onLine ? { onLine } : {}) },
+    {
+      name: "indexer",
+      cwd: INDEXER_DIR,
+      env: childEnv,
+      ...(logFile ? { logFile } : {}),
+      ...(onLine ? { onLine } : {}),
+    },
   );
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {

@@ -51,15 +51,27 @@ export async function startPostgres({ database = "compute" }: { database?: strin
   await chmod(dir, 0o700);
   const data = path.join(dir, "data");
   const port = await freePort();
-  await exec(path.join(PG_BIN, "initdb"), ["-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"], asPostgres);
+  await exec(
+    path.join(PG_BIN, "initdb"),
+    ["-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
+    asPostgres,
+  );
   const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
-  await exec(path.join(PG_BIN, "pg_ctl"), ["-D", data, "-o", opts, "-l", path.join(dir, "postgres.log"), "-w", "-t", "60", "start"], asPostgres);
+  await exec(
+    path.join(PG_BIN, "pg_ctl"),
+    ["-D", data, "-o", opts, "-l", path.join(dir, "postgres.log"), "-w", "-t", "60", "start"],
+    asPostgres,
+  );
   const stop = async () => {
     await exec(path.join(PG_BIN, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"], asPostgres).catch(() => {});
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    await exec(path.join(PG_BIN, "createdb"), ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", database], asPostgres);
+    await exec(
+      path.join(PG_BIN, "createdb"),
+      ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", database],
+      asPostgres,
+    );
   } catch (err) {
     await stop();
     throw err;

@@ -123,7 +123,11 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 export async function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined | false> | T | undefined | false,
-  { timeoutMs = 30_000, intervalMs = 100, proc }: { timeoutMs?: number; intervalMs?: number; proc?: ManagedProcess } = {},
+  {
+    timeoutMs = 30_000,
+    intervalMs = 100,
+    proc,
+  }: { timeoutMs?: number; intervalMs?: number; proc?: ManagedProcess } = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
@@ -139,7 +143,9 @@ export async function waitFor<T>(
     }
     if (Date.now() > deadline) {
       const tail = proc ? `\n--- ${proc.name} output ---\n${proc.output()}` : "";
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (${String(lastErr)})` : ""}${tail}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (${String(lastErr)})` : ""}${tail}`,
+      );
     }
     await sleep(intervalMs);
   }

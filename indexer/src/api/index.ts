@@ -14,13 +14,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { and, asc, client, desc, eq, exists, graphql, gte, inArray, isNotNull, lte, ne, sql } from "ponder";
 import { zeroAddress } from "viem";
 import { readDeployments } from "../../config/deployments.ts";
-import {
-  BadRequest,
-  normalizeAddress,
-  parseProviderQuery,
-  parseSessionId,
-  parseSessionQuery,
-} from "./params.ts";
+import { BadRequest, normalizeAddress, parseProviderQuery, parseSessionId, parseSessionQuery } from "./params.ts";
 import { providerJson, sessionJson, statsJson } from "./serialize.ts";
 
 const deployments = readDeployments();
@@ -110,7 +104,8 @@ app.get("/providers", async (c) => {
 app.get("/providers/:id", async (c) => {
   const raw = c.req.param("id");
   const id = normalizeAddress(raw);
-  if (id === undefined) throw new BadRequest(`provider id must be an address, got "${raw}"`, "id", "invalid_provider_id");
+  if (id === undefined)
+    throw new BadRequest(`provider id must be an address, got "${raw}"`, "id", "invalid_provider_id");
   const rows = await db.select().from(provider).where(eq(provider.id, id)).limit(1);
   const [p] = await loadProviders(rows);
   if (p === undefined) throw new NotFound(`Provider ${raw} not found.`, "provider_not_found", "id");

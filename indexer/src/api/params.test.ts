@@ -7,7 +7,16 @@ describe("parseProviderQuery", () => {
   it("parses every filter", () => {
     expect(
       parseProviderQuery(
-        { model: "llama2", minGpus: "2", tee: "sev-snp", maxPrice: "2500000", token: "USDC", active: "true", sort: "price_desc", limit: "5" },
+        {
+          model: "llama2",
+          minGpus: "2",
+          tee: "sev-snp",
+          maxPrice: "2500000",
+          token: "USDC",
+          active: "true",
+          sort: "price_desc",
+          limit: "5",
+        },
         USDC,
       ),
     ).toEqual({
@@ -66,7 +75,9 @@ describe("sessions and ids", () => {
     expect(parseSessionId("42")).toBe(42n);
     expect(parseSessionId("0")).toBeUndefined();
     expect(parseSessionId("abc")).toBeUndefined();
-    expect(normalizeAddress("provider-0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC")).toBe("0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc");
+    expect(normalizeAddress("provider-0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC")).toBe(
+      "0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc",
+    );
     expect(normalizeAddress("0x123")).toBeUndefined();
   });
 });

@@ -104,7 +104,10 @@ export function parseProviderQuery(q: Query, usdc?: `0x${string}`): ProviderQuer
   }
   if (q.maxPrice !== undefined && q.maxPrice !== "") {
     if (!/^\d+$/.test(q.maxPrice)) {
-      throw new BadRequest(`maxPrice must be an integer amount in the token's smallest unit, got "${q.maxPrice}"`, "maxPrice");
+      throw new BadRequest(
+        `maxPrice must be an integer amount in the token's smallest unit, got "${q.maxPrice}"`,
+        "maxPrice",
+      );
     }
     out.maxPrice = BigInt(q.maxPrice);
   }

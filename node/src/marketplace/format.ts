@@ -69,7 +69,11 @@ export function providerView(p: Provider, tokens: TokenBook) {
     endpoint: p.endpoint,
     status: p.active ? ("active" as const) : ("inactive" as const),
     hardware: {
-      gpus: { model: p.hardware.gpuModel === "" ? null : p.hardware.gpuModel, count: p.hardware.gpuCount, vramGb: p.hardware.vramGb },
+      gpus: {
+        model: p.hardware.gpuModel === "" ? null : p.hardware.gpuModel,
+        count: p.hardware.gpuCount,
+        vramGb: p.hardware.vramGb,
+      },
       cpu: { cores: p.hardware.cpuCores },
       memory: { gb: p.hardware.memoryGb },
       storage: { gb: p.hardware.storageGb },
@@ -103,7 +107,12 @@ export function providerView(p: Provider, tokens: TokenBook) {
       verified: teeVerified(p),
       attestationHash: p.attestationHash,
     },
-    stake: { amount: p.stake.toString(), pendingUnstake: p.pendingUnstake.toString(), formatted: formatUnits(p.stake, 18), symbol: "ETH" },
+    stake: {
+      amount: p.stake.toString(),
+      pendingUnstake: p.pendingUnstake.toString(),
+      formatted: formatUnits(p.stake, 18),
+      symbol: "ETH",
+    },
     strikes: p.strikes,
     totalSlashed: p.totalSlashed.toString(),
     lastHeartbeat: Number(p.lastHeartbeat),

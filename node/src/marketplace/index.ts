@@ -1,2 +1,9 @@
-export { attestationView, parseAttestation, providerView, tokenBook, type TokenBook, type TokenInfo } from "./format.ts";
+export {
+  attestationView,
+  parseAttestation,
+  providerView,
+  tokenBook,
+  type TokenBook,
+  type TokenInfo,
+} from "./format.ts";
 export { parseProviderId, providerNotFoundError, providersRoutes, type ProvidersRoutesOptions } from "./routes.ts";

@@ -1,4 +1,9 @@
-import { IndexerNotFoundError, IndexerUnavailableError, type IndexerClient, type Provider } from "@jeju/compute-sdk/indexer/index";
+import {
+  IndexerNotFoundError,
+  IndexerUnavailableError,
+  type IndexerClient,
+  type Provider,
+} from "@jeju/compute-sdk/indexer/index";
 import { keccak256, toBytes, zeroAddress } from "viem";
 import { describe, expect, it } from "vitest";
 import { parseAttestation } from "./format.ts";
@@ -21,7 +26,15 @@ function provider(over: Partial<Provider> = {}): Provider {
     pricePerHour: 10n ** 16n,
     active: true,
     lastHeartbeat: 1_700_000_000n,
-    hardware: { gpuModel: "NVIDIA H100", gpuCount: 8, vramGb: 80, cpuCores: 64, memoryGb: 512, storageGb: 2000, teeType: "IntelTDX" },
+    hardware: {
+      gpuModel: "NVIDIA H100",
+      gpuCount: 8,
+      vramGb: 80,
+      cpuCores: 64,
+      memoryGb: 512,
+      storageGb: 2000,
+      teeType: "IntelTDX",
+    },
     maxConcurrentRentals: 4,
     activeRentals: 1,
     gpusInUse: 2,
@@ -82,7 +95,13 @@ describe("providersRoutes", () => {
       memory: { gb: 512 },
       storage: { gb: 2000 },
     });
-    expect(p.pricing.hourlyRate).toEqual({ token: USDC, symbol: "USDC", decimals: 6, amount: "2500000", formatted: "2.5" });
+    expect(p.pricing.hourlyRate).toEqual({
+      token: USDC,
+      symbol: "USDC",
+      decimals: 6,
+      amount: "2500000",
+      formatted: "2.5",
+    });
     expect(p.pricing.rates).toContainEqual({
       token: zeroAddress,
       symbol: "ETH",
@@ -110,7 +129,11 @@ describe("providersRoutes", () => {
 
   it("finds a provider by provider-0x… id and by address in any case", async () => {
     const app = providersRoutes({ indexer: fakeIndexer([provider()]).client, usdc: USDC });
-    for (const id of [`provider-${ADDR}`, ADDR.toUpperCase().replace("0X", "0x"), "provider-0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"]) {
+    for (const id of [
+      `provider-${ADDR}`,
+      ADDR.toUpperCase().replace("0X", "0x"),
+      "provider-0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+    ]) {
       const res = await app.request(`/v1/providers/${id}`);
       expect(res.status, id).toBe(200);
       expect(((await res.json()) as { address: string }).address).toBe("0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC");
@@ -123,7 +146,12 @@ describe("providersRoutes", () => {
     const res = await app.request(`/v1/providers/${id}`);
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({
-      error: { message: `Provider '${id}' not found.`, type: "invalid_request_error", param: "id", code: "provider_not_found" },
+      error: {
+        message: `Provider '${id}' not found.`,
+        type: "invalid_request_error",
+        param: "id",
+        code: "provider_not_found",
+      },
     });
     expect((await app.request(`/v1/providers/${id}/attestation`)).status).toBe(404);
   });
@@ -151,7 +179,9 @@ describe("providersRoutes", () => {
 
   it("does not call a provider verified when the attestation does not match its on-chain hash", async () => {
     const p = provider({ attestationHash: keccak256(toBytes("other")) });
-    const body = (await (await providersRoutes({ indexer: fakeIndexer([p]).client }).request(`/v1/providers/${ADDR}/attestation`)).json()) as Record<string, any>;
+    const body = (await (
+      await providersRoutes({ indexer: fakeIndexer([p]).client }).request(`/v1/providers/${ADDR}/attestation`)
+    ).json()) as Record<string, any>;
     expect(body.verified).toBe(false);
     expect(body.verification.hashMatches).toBe(false);
   });
@@ -159,7 +189,10 @@ describe("providersRoutes", () => {
 
 describe("parseAttestation", () => {
   it("returns null measurements for non-JSON data", () => {
-    expect(parseAttestation("0xdeadbeef")).toMatchObject({ format: "hex", measurements: { mrenclave: null, mrsigner: null } });
+    expect(parseAttestation("0xdeadbeef")).toMatchObject({
+      format: "hex",
+      measurements: { mrenclave: null, mrsigner: null },
+    });
     expect(parseAttestation("")).toMatchObject({ format: "none" });
     expect(parseAttestation("{not json")).toMatchObject({ format: "text", measurements: { mrenclave: null } });
   });

@@ -56,7 +56,9 @@ function indexerError(err: unknown): OpenAIError {
 
 /** "provider-0xABC…" or "0xabc…" → the address; undefined when it is neither. */
 export function parseProviderId(raw: string): Address | undefined {
-  const s = decodeURIComponent(raw).trim().replace(/^provider-/i, "");
+  const s = decodeURIComponent(raw)
+    .trim()
+    .replace(/^provider-/i, "");
   return isAddress(s, { strict: false }) ? (s.toLowerCase() as Address) : undefined;
 }
 
@@ -99,7 +101,11 @@ export function providersRoutes(options: ProvidersRoutesOptions): Hono {
     for (const key of ["minGpus", "minAvailableGpus", "limit", "offset"] as const) {
       const v = filters[key];
       if (v !== undefined && !Number.isSafeInteger(v)) {
-        throw new OpenAIError(400, `${key} must be an integer.`, { type: "invalid_request_error", param: key, code: "invalid_parameter" });
+        throw new OpenAIError(400, `${key} must be an integer.`, {
+          type: "invalid_request_error",
+          param: key,
+          code: "invalid_parameter",
+        });
       }
     }
     try {
@@ -112,9 +118,7 @@ export function providersRoutes(options: ProvidersRoutesOptions): Hono {
 
   app.get("/v1/providers/:id", async (c) => c.json(providerView(await getProvider(c.req.param("id")), tokens)));
 
-  app.get("/v1/providers/:id/attestation", async (c) =>
-    c.json(attestationView(await getProvider(c.req.param("id")))),
-  );
+  app.get("/v1/providers/:id/attestation", async (c) => c.json(attestationView(await getProvider(c.req.param("id")))));
 
   app.onError((err, c) => {
     const e = toOpenAIError(err);

@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { createIndexerClient } from "./client.ts";
-import { IndexerBadRequestError, IndexerGraphQLError, IndexerNotFoundError, IndexerUnavailableError } from "./errors.ts";
+import {
+  IndexerBadRequestError,
+  IndexerGraphQLError,
+  IndexerNotFoundError,
+  IndexerUnavailableError,
+} from "./errors.ts";
 import { parseTeeType } from "./tee.ts";
 
 function fakeFetch(handler: (url: URL, init?: RequestInit) => Response): { fetch: typeof fetch; urls: string[] } {
@@ -43,7 +48,14 @@ describe("createIndexerClient", () => {
       }),
     );
     const client = createIndexerClient("http://idx/", { fetch: f.fetch });
-    const { providers } = await client.listProviders({ model: "llama2", maxPrice: 5n, token: "usdc", active: true, sort: "price_asc", limit: 10 });
+    const { providers } = await client.listProviders({
+      model: "llama2",
+      maxPrice: 5n,
+      token: "usdc",
+      active: true,
+      sort: "price_asc",
+      limit: 10,
+    });
     expect(f.urls[0]).toBe("/providers?model=llama2&maxPrice=5&token=usdc&active=true&sort=price_asc&limit=10");
     expect(providers[0]?.stake).toBe(100000000000000000000000n);
     expect(providers[0]?.models[0]?.outputPricePerToken).toBe(8n);
@@ -53,9 +65,25 @@ describe("createIndexerClient", () => {
   it("throws typed errors: 404, 400, unreachable, GraphQL", async () => {
     const f = fakeFetch((url) => {
       if (url.pathname.startsWith("/providers/")) {
-        return json({ error: { message: "Provider 0x1 not found.", type: "invalid_request_error", param: "id", code: "provider_not_found" } }, 404);
+        return json(
+          {
+            error: {
+              message: "Provider 0x1 not found.",
+              type: "invalid_request_error",
+              param: "id",
+              code: "provider_not_found",
+            },
+          },
+          404,
+        );
       }
-      if (url.pathname === "/sessions") return json({ error: { message: "bad renter", type: "invalid_request_error", param: "renter", code: "invalid_parameter" } }, 400);
+      if (url.pathname === "/sessions")
+        return json(
+          {
+            error: { message: "bad renter", type: "invalid_request_error", param: "renter", code: "invalid_parameter" },
+          },
+          400,
+        );
       return json({ errors: [{ message: "Cannot query field" }] });
     });
     const client = createIndexerClient("http://idx", { fetch: f.fetch });

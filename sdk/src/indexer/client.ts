@@ -134,7 +134,8 @@ export function createIndexerClient(url: string, options: IndexerClientOptions =
     try {
       body = text === "" ? undefined : JSON.parse(text);
     } catch {
-      if (!res.ok) throw new IndexerHttpError(`indexer answered ${res.status}: ${text.slice(0, 200)}`, res.status, "http_error");
+      if (!res.ok)
+        throw new IndexerHttpError(`indexer answered ${res.status}: ${text.slice(0, 200)}`, res.status, "http_error");
       throw new IndexerResponseError(`indexer answered ${path} with non-JSON: ${text.slice(0, 200)}`);
     }
     if (!res.ok) {
