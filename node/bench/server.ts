@@ -19,6 +19,13 @@ import { startServer } from "../src/server.ts";
 import { BENCH_REQUEST, benchResponse } from "./shared.ts";
 
 const mode = process.argv[2];
+
+// The bench asks each target for its CPU time over IPC: CPU per request is a capacity measure that
+// other processes on the machine cannot skew the way they skew wall-clock throughput.
+process.on("message", (msg) => {
+  if (msg === "cpu") process.send?.(process.cpuUsage());
+  if (msg === "exit") process.exit(0);
+});
 const log = createLogger("warn");
 
 async function main() {

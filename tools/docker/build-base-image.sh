@@ -33,6 +33,10 @@ mirror() {
 }
 MIRROR="$(mirror)"
 
+# One build at a time (parallel test files); the second one then finds the image up to date.
+exec 9>"/var/tmp/compute-build-base-image.lock"
+flock 9
+
 RECIPE_HASH="$(printf '%s\n' "$RECIPE_VERSION" "$SUITE" "$PACKAGES" | sha256sum | cut -c1-16)"
 existing="$(docker image inspect --format '{{ index .Config.Labels "compute.recipe" }}' "$IMAGE" 2>/dev/null || true)"
 if [ "${FORCE:-0}" != 1 ] && [ "$existing" = "$RECIPE_HASH" ]; then

@@ -106,9 +106,16 @@ cmd_stop() {
   echo "dockerd.sh: stopped $pid"
 }
 
+# One start/stop at a time (parallel test files call start together).
+lock() {
+  mkdir -p "$(dirname "$RUN_DIR")"
+  exec 9>"$RUN_DIR.lock"
+  flock 9
+}
+
 case "${1:-}" in
-  start) cmd_start ;;
-  stop) cmd_stop ;;
+  start) lock; cmd_start ;;
+  stop) lock; cmd_stop ;;
   env) running_pid >/dev/null && answers || die "not running (tools/docker/dockerd.sh start)"; echo "DOCKER_HOST=$DOCKER_HOST" ;;
   status) running_pid >/dev/null && answers ;;
   *) echo "usage: $0 start|stop|env|status" >&2; exit 2 ;;

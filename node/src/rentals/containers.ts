@@ -326,9 +326,15 @@ export class ContainerManager implements ExecTarget {
     if (!info) throw new SessionNotRunningError(id);
     const container = this.docker.getContainer(info.id);
     const tty = opts.tty ?? false;
+    // Docker API 1.41 cannot size a tty at exec start and a resize right after start races the process's
+    // first look at it; so the process sets its own size before exec'ing the command (no-op without stty).
+    const sized =
+      tty && opts.cols && opts.rows
+        ? ["/bin/sh", "-c", 'stty rows "$1" cols "$2" 2>/dev/null; shift 2; exec "$@"', "sh", String(opts.rows), String(opts.cols), ...cmd]
+        : cmd;
     const createExec = () =>
       container.exec({
-        Cmd: cmd,
+        Cmd: sized,
         AttachStdin: true,
         AttachStdout: true,
         AttachStderr: true,

@@ -133,14 +133,16 @@ describe.skipIf(skip)("SSH server (real OpenSSH client, real dockerd)", () => {
     const out = await new Promise<string>((resolve, reject) => {
       const c = new ssh2.Client();
       let text = "";
+      let sent = false;
       c.on("ready", () => {
         c.exec("stty size; read _; stty size", { pty: { rows: 30, cols: 100, term: "xterm" } }, (err, ch) => {
           if (err) return reject(err);
           ch.on("data", (d: Buffer) => {
             text += d.toString();
-            if (/30 100/.test(text) && !/\n.*\n/s.test(text)) {
+            if (!sent && text.includes("\n")) {
+              sent = true;
               ch.setWindow(40, 120, 0, 0);
-              setTimeout(() => ch.write("\n"), 200);
+              setTimeout(() => ch.write("\n"), 300);
             }
           });
           ch.on("close", () => {
@@ -152,8 +154,8 @@ describe.skipIf(skip)("SSH server (real OpenSSH client, real dockerd)", () => {
       c.on("error", reject);
       c.connect({ host: "127.0.0.1", port, username: "s201", privateKey: fs.readFileSync(keys.a), readyTimeout: 10_000 });
     });
-    expect(out).toMatch(/30 100/);
-    expect(out).toMatch(/40 120/);
+    expect(out).toMatch(/^30 100\r\n/);
+    expect(out).toMatch(/40 120\r\n$/);
   });
 
   it("copies files in and out with scp (SFTP) and sftp", async () => {
