@@ -223,6 +223,16 @@ export class LlamaCppBackend implements Backend {
     return this.model.tokenize(prompt, false, this.#bos !== null ? "trimLeadingSpace" : undefined);
   }
 
+  /** Prompt tokens a chat counts as in `usage` (the rendered template plus the BOS the engine adds). */
+  chatPromptTokens(messages: Message[]): number {
+    return this.renderChat(messages).tokens.length + (this.#bos !== null ? 1 : 0);
+  }
+
+  /** Prompt tokens a raw completion counts as in `usage`. */
+  completionPromptTokens(prompt: string): number {
+    return this.tokenizePrompt(prompt).length + (this.#bos !== null ? 1 : 0);
+  }
+
   async *chat(params: ChatParams): AsyncGenerator<GenerationEvent> {
     const { tokens, stopTriggers } = this.renderChat(params.messages);
     yield* this.#generate(tokens, stopTriggers, params, "messages");

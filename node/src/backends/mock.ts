@@ -14,6 +14,7 @@ import type {
   EmbedResult,
   GenerateParams,
   GenerationEvent,
+  GenerationResult,
 } from "./types.ts";
 
 export const MOCK_MODEL = "mock-model";
@@ -33,6 +34,11 @@ export type MockBackendOptions = {
   /** Extra names the mock model answers to. */
   aliases?: string[];
 };
+
+type Plan = { tokens: readonly string[]; text: string; finishReason: "stop" | "length" };
+
+/** Answers remembered (the mock is deterministic, so a repeated request costs a map lookup). */
+const MEMO_SIZE = 1024;
 
 export type MockStats = { started: number; completed: number; aborted: number; tokens: number };
 
@@ -57,13 +63,29 @@ function prng(seed: number): () => number {
   };
 }
 
-const TOKEN_RE = /\w+|[^\w\s]/g;
+/** ASCII word characters ([A-Za-z0-9_]); anything else non-space is a token of its own. */
+function isWordChar(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+}
 
-/** The mock's tokenizer: words and punctuation marks. */
+function isSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || c === 160;
+}
+
+/** The mock's tokenizer: words and punctuation marks (like /\w+|[^\w\s]/g, without allocating). */
 export function countMockTokens(text: string): number {
   let n = 0;
-  TOKEN_RE.lastIndex = 0;
-  while (TOKEN_RE.exec(text) !== null) n++;
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (isWordChar(c)) {
+      if (!inWord) n++;
+      inWord = true;
+    } else {
+      inWord = false;
+      if (!isSpace(c)) n++;
+    }
+  }
   return n;
 }
 
@@ -84,6 +106,7 @@ export class MockBackend implements Backend {
   readonly stats: MockStats = { started: 0, completed: 0, aborted: 0, tokens: 0 };
   readonly #tokenDelayMs: number;
   readonly #aliases: string[];
+  readonly #memo = new Map<string, Plan>();
 
   constructor(options: MockBackendOptions = {}) {
     this.#tokenDelayMs = options.tokenDelayMs ?? 0;
@@ -95,17 +118,64 @@ export class MockBackend implements Backend {
   }
 
   chat(params: ChatParams): AsyncIterable<GenerationEvent> {
-    let key = "";
-    let promptTokens = 3;
-    for (const m of params.messages) {
-      key += `${m.role}\u0000${m.content}\u0001`;
-      promptTokens += 4 + countMockTokens(m.content);
-    }
+    const { key, promptTokens } = chatKey(params);
     return this.#generate(key, promptTokens, params);
   }
 
   complete(params: CompletionParams): AsyncIterable<GenerationEvent> {
     return this.#generate(params.prompt, countMockTokens(params.prompt), params);
+  }
+
+  async chatOnce(params: ChatParams): Promise<GenerationResult> {
+    const { key, promptTokens } = chatKey(params);
+    return this.#once(key, promptTokens, params);
+  }
+
+  async completeOnce(params: CompletionParams): Promise<GenerationResult> {
+    return this.#once(params.prompt, countMockTokens(params.prompt), params);
+  }
+
+  /** Plan a generation: the tokens it will emit and why it stops (memoised: the mock is deterministic). */
+  #plan(key: string, params: GenerateParams): Plan {
+    const memoKey = `${params.model}|${params.temperature ?? ""}|${params.topP ?? ""}|${params.seed ?? ""}|${params.choiceIndex}|${params.maxTokens ?? ""}|${params.stop.join("\u0002")}|${key}`;
+    const hit = this.#memo.get(memoKey);
+    if (hit !== undefined) return hit;
+    const plan = this.#computePlan(key, params);
+    if (this.#memo.size >= MEMO_SIZE) this.#memo.clear();
+    this.#memo.set(memoKey, plan);
+    return plan;
+  }
+
+  #computePlan(key: string, params: GenerateParams): Plan {
+    let tokens = this.answerTokens(key, params);
+    let finishReason: "stop" | "length" = "stop";
+    if (params.stop.length > 0) tokens = applyStop(tokens, params.stop);
+    if (params.maxTokens !== undefined && tokens.length > params.maxTokens) {
+      tokens = tokens.slice(0, params.maxTokens);
+      finishReason = "length";
+    }
+    return { tokens, text: tokens.join(""), finishReason };
+  }
+
+  async #once(key: string, promptTokens: number, params: GenerateParams): Promise<GenerationResult> {
+    if (this.#tokenDelayMs > 0) {
+      // Paced like a stream so that timeouts and disconnects behave as with a real engine.
+      let text = "";
+      for await (const e of this.#generate(key, promptTokens, params)) {
+        if (e.type === "text") text += e.text;
+        else return { text, finishReason: e.finishReason, promptTokens: e.promptTokens, completionTokens: e.completionTokens };
+      }
+      throw new Error("mock generation ended without done");
+    }
+    this.stats.started++;
+    if (params.abort.aborted) {
+      this.stats.aborted++;
+      throw params.abort.reason;
+    }
+    const { tokens, text, finishReason } = this.#plan(key, params);
+    this.stats.tokens += tokens.length;
+    this.stats.completed++;
+    return { text, finishReason, promptTokens, completionTokens: tokens.length };
   }
 
   async embed(params: EmbedParams): Promise<EmbedResult> {
@@ -126,7 +196,7 @@ export class MockBackend implements Backend {
   }
 
   /** The full answer for a request key, as tokens (each a word with its leading space). */
-  answerTokens(key: string, params: GenerateParams): string[] {
+  answerTokens(key: string, params: Pick<GenerateParams, "model" | "temperature" | "topP" | "seed" | "choiceIndex">): string[] {
     const seedKey = `${params.model}|${params.temperature ?? ""}|${params.topP ?? ""}|${params.seed ?? ""}|${params.choiceIndex}|${key}`;
     const rand = prng(fnv1a(seedKey));
     const length = 12 + Math.floor(rand() * 24);
@@ -140,13 +210,7 @@ export class MockBackend implements Backend {
 
   async *#generate(key: string, promptTokens: number, params: GenerateParams): AsyncGenerator<GenerationEvent> {
     this.stats.started++;
-    let tokens = this.answerTokens(key, params);
-    let finishReason: "stop" | "length" = "stop";
-    if (params.stop.length > 0) tokens = applyStop(tokens, params.stop);
-    if (params.maxTokens !== undefined && tokens.length > params.maxTokens) {
-      tokens = tokens.slice(0, params.maxTokens);
-      finishReason = "length";
-    }
+    const { tokens, finishReason } = this.#plan(key, params);
     const { abort } = params;
     let emitted = 0;
     let finished = false;
@@ -166,6 +230,17 @@ export class MockBackend implements Backend {
       if (!finished) this.stats.aborted++;
     }
   }
+}
+
+/** The request key and prompt token count of a chat (~4 tokens of framing per message, as OpenAI counts). */
+function chatKey(params: ChatParams): { key: string; promptTokens: number } {
+  let key = "";
+  let promptTokens = 3;
+  for (const m of params.messages) {
+    key += `${m.role}\u0000${m.content}\u0001`;
+    promptTokens += 4 + countMockTokens(m.content);
+  }
+  return { key, promptTokens };
 }
 
 /** Cut the answer before the first stop sequence (which may begin mid-token). */

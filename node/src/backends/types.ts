@@ -54,6 +54,9 @@ export type GenerationDone = {
 
 export type GenerationEvent = { type: "text"; text: string } | GenerationDone;
 
+/** A whole generation, for the optional non-streaming fast path. */
+export type GenerationResult = Omit<GenerationDone, "type"> & { text: string };
+
 export type EmbedParams = {
   model: string;
   input: string[];
@@ -71,6 +74,12 @@ export interface Backend {
   chat(params: ChatParams): AsyncIterable<GenerationEvent>;
   complete(params: CompletionParams): AsyncIterable<GenerationEvent>;
   embed(params: EmbedParams): Promise<EmbedResult>;
+  /**
+   * Optional non-streaming path: the whole generation at once. Backends that can answer without
+   * streaming (the mock) skip the per-event async overhead; routes fall back to collecting `chat`.
+   */
+  chatOnce?(params: ChatParams): Promise<GenerationResult>;
+  completeOnce?(params: CompletionParams): Promise<GenerationResult>;
   /** Release resources (models, sockets). */
   close?(): Promise<void>;
 }

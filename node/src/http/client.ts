@@ -5,11 +5,9 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context } from "hono";
-import type { ClientWatcher } from "./deadline.ts";
+import type { ClientGone } from "./deadline.ts";
 
 type NodeBindings = { incoming?: IncomingMessage; outgoing?: ServerResponse };
-
-const CLIENT_GONE = "client disconnected";
 
 function bindings(c: Context): NodeBindings | undefined {
   const env = c.env as NodeBindings | undefined;
@@ -23,26 +21,12 @@ export function contentLength(c: Context): string | null {
   return c.req.raw.headers.get("content-length");
 }
 
-/** Watch for the client going away before the response finished. */
-export function clientWatcher(c: Context): ClientWatcher {
+/** A poll that says whether the client went away before the response finished. */
+export function clientGone(c: Context): ClientGone {
   const outgoing = bindings(c)?.outgoing;
   if (outgoing !== undefined) {
-    return (onGone) => {
-      const onClose = () => {
-        if (!outgoing.writableFinished) onGone(new Error(CLIENT_GONE));
-      };
-      outgoing.once("close", onClose);
-      return () => outgoing.off("close", onClose);
-    };
+    return () => !outgoing.writableFinished && (outgoing.destroyed || outgoing.socket?.destroyed === true);
   }
-  const signal = c.req.raw.signal;
-  return (onGone) => {
-    const onAbort = () => onGone(signal.reason ?? new Error(CLIENT_GONE));
-    if (signal.aborted) {
-      onAbort();
-      return () => {};
-    }
-    signal.addEventListener("abort", onAbort, { once: true });
-    return () => signal.removeEventListener("abort", onAbort);
-  };
+  const raw = c.req.raw;
+  return () => raw.signal.aborted;
 }

@@ -1,26 +1,29 @@
 import { timeoutError } from "@jeju/compute-sdk/openai/index";
 import type { AbortHandle } from "../backends/types.ts";
 
-/** Registers `onGone` to run if the client disconnects; returns a function that unregisters it. */
-export type ClientWatcher = (onGone: (reason: unknown) => void) => () => void;
+/** Whether the client has gone away (polled; see InflightTracker). */
+export type ClientGone = () => boolean;
 
 /**
- * One request's cancellation: aborted when the client goes away, when the request runs past the
- * timeout (reason: a 504 OpenAIError), or when the caller (a stream's cancel) says so.
+ * One request's cancellation: aborted when the client goes away, when the request runs past its
+ * deadline (reason: a 504 OpenAIError), or when the caller (a stream's cancel) says so.
  *
- * An AbortController costs more than the rest of a small request (AbortSignal is transferable), so the
- * real signal is only made when a backend asks for it (fetch, the engine); the mock just reads `aborted`.
+ * Nothing here costs per request beyond an object: no timer, no listener, and the real AbortSignal
+ * (AbortSignal is transferable, so expensive to make) only when a backend asks for it (fetch, the
+ * engine). The InflightTracker's sweep enforces deadlines and notices gone clients.
  */
 export class RequestDeadline implements AbortHandle {
+  readonly deadlineAt: number;
+  readonly timeoutMs: number;
+  readonly clientGone: ClientGone;
   #controller: AbortController | undefined;
   #aborted = false;
   #reason: unknown;
-  #timer: NodeJS.Timeout | undefined;
-  #unwatch: (() => void) | undefined;
 
-  constructor(watchClient: ClientWatcher, timeoutMs: number) {
-    this.#timer = setTimeout(() => this.abort(timeoutError(timeoutMs)), timeoutMs);
-    this.#unwatch = watchClient((reason) => this.abort(reason));
+  constructor(clientGone: ClientGone, timeoutMs: number, now = performance.now()) {
+    this.clientGone = clientGone;
+    this.timeoutMs = timeoutMs;
+    this.deadlineAt = now + timeoutMs;
   }
 
   get aborted(): boolean {
@@ -44,16 +47,12 @@ export class RequestDeadline implements AbortHandle {
     this.#aborted = true;
     this.#reason = reason;
     this.#controller?.abort(reason);
-    this.dispose();
   }
 
-  /** Stop the timer and the client watch (the request is over). */
-  dispose(): void {
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
-    this.#unwatch?.();
-    this.#unwatch = undefined;
+  /** Called by the sweep: abort if past the deadline or the client left. */
+  check(now: number): void {
+    if (this.#aborted) return;
+    if (now >= this.deadlineAt) this.abort(timeoutError(this.timeoutMs));
+    else if (this.clientGone()) this.abort(new Error("client disconnected"));
   }
 }

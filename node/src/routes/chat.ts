@@ -17,13 +17,13 @@ import {
   usage,
 } from "@jeju/compute-sdk/openai/index";
 import { Hono } from "hono";
-import type { AbortHandle, ChatParams, Message } from "../backends/types.ts";
+import type { AbortHandle, ChatParams, GenerationResult, Message } from "../backends/types.ts";
 import { readJsonBody } from "../http/body.ts";
-import { clientWatcher } from "../http/client.ts";
+import { clientGone } from "../http/client.ts";
 import type { RequestDeadline } from "../http/deadline.ts";
 import { sseResponse, stopReason } from "../http/sse.ts";
 import type { InferenceContext } from "./context.ts";
-import { collectGenerations, type LabeledEvent, mergeGenerations } from "./generation.ts";
+import { collectGenerations, generateAll, type LabeledEvent, mergeGenerations } from "./generation.ts";
 
 export function chatCompletionsRoute(ctx: InferenceContext): Hono {
   const app = new Hono();
@@ -31,16 +31,20 @@ export function chatCompletionsRoute(ctx: InferenceContext): Hono {
   app.post("/", async (c) => {
     const body = parseRequest(chatCompletionRequestSchema, await readJsonBody(c, ctx.maxBodyBytes));
     const route = await ctx.registry.resolve(body.model);
-    const deadline = ctx.inflight.begin(clientWatcher(c), ctx.requestTimeoutMs);
+    const deadline = ctx.inflight.begin(clientGone(c), ctx.requestTimeoutMs);
     const n = body.n ?? 1;
     const base = chatParams(body, route.backendModel, deadline);
-    const gens = Array.from({ length: n }, (_, choiceIndex) => route.backend.chat({ ...base, choiceIndex }));
+    const params: ChatParams[] = [];
+    for (let choiceIndex = 0; choiceIndex < n; choiceIndex++) params.push({ ...base, choiceIndex });
+    const { backend } = route;
     const id = randomId("chatcmpl-");
     const created = nowSeconds();
 
     if (body.stream !== true) {
       try {
-        const choices = await collectGenerations(gens);
+        const choices = backend.chatOnce
+          ? await generateAll((p: ChatParams) => backend.chatOnce?.(p) as Promise<GenerationResult>, params)
+          : await collectGenerations(params.map((p) => backend.chat(p)));
         let completionTokens = 0;
         for (const ch of choices) completionTokens += ch.completionTokens;
         const response: ChatCompletion = {
@@ -67,7 +71,7 @@ export function chatCompletionsRoute(ctx: InferenceContext): Hono {
     }
 
     // Streaming: wait for the first event so a backend that is down still gets a proper HTTP status.
-    const events = mergeGenerations(gens);
+    const events = mergeGenerations(params.map((p) => backend.chat(p)));
     let first: IteratorResult<LabeledEvent>;
     try {
       first = await events.next();

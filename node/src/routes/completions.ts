@@ -16,13 +16,13 @@ import {
   usage,
 } from "@jeju/compute-sdk/openai/index";
 import { Hono } from "hono";
-import type { AbortHandle, CompletionParams, GenerationEvent } from "../backends/types.ts";
+import type { AbortHandle, CompletionParams, GenerationResult } from "../backends/types.ts";
 import { readJsonBody } from "../http/body.ts";
-import { clientWatcher } from "../http/client.ts";
+import { clientGone } from "../http/client.ts";
 import type { RequestDeadline } from "../http/deadline.ts";
 import { sseResponse, stopReason } from "../http/sse.ts";
 import type { InferenceContext } from "./context.ts";
-import { collectGenerations, type LabeledEvent, mergeGenerations } from "./generation.ts";
+import { collectGenerations, generateAll, type LabeledEvent, mergeGenerations } from "./generation.ts";
 
 /** OpenAI's default `max_tokens` for text completions. */
 const DEFAULT_MAX_TOKENS = 16;
@@ -33,21 +33,24 @@ export function completionsRoute(ctx: InferenceContext): Hono {
   app.post("/", async (c) => {
     const body = parseRequest(completionRequestSchema, await readJsonBody(c, ctx.maxBodyBytes));
     const route = await ctx.registry.resolve(body.model);
-    const deadline = ctx.inflight.begin(clientWatcher(c), ctx.requestTimeoutMs);
+    const deadline = ctx.inflight.begin(clientGone(c), ctx.requestTimeoutMs);
     const n = body.n ?? 1;
     const prompts = typeof body.prompt === "string" ? [body.prompt] : body.prompt;
     const base = completionParams(body, route.backendModel, deadline);
-    const gens: AsyncIterable<GenerationEvent>[] = [];
+    const params: CompletionParams[] = [];
     for (const prompt of prompts) {
-      for (let j = 0; j < n; j++) gens.push(route.backend.complete({ ...base, prompt, choiceIndex: j }));
+      for (let j = 0; j < n; j++) params.push({ ...base, prompt, choiceIndex: j });
     }
+    const { backend } = route;
     const id = randomId("cmpl-");
     const created = nowSeconds();
     const echo = body.echo === true;
 
     if (body.stream !== true) {
       try {
-        const choices = await collectGenerations(gens);
+        const choices = backend.completeOnce
+          ? await generateAll((p: CompletionParams) => backend.completeOnce?.(p) as Promise<GenerationResult>, params)
+          : await collectGenerations(params.map((p) => backend.complete(p)));
         let promptTokens = 0;
         let completionTokens = 0;
         choices.forEach((ch, i) => {
@@ -77,7 +80,7 @@ export function completionsRoute(ctx: InferenceContext): Hono {
       }
     }
 
-    const events = mergeGenerations(gens);
+    const events = mergeGenerations(params.map((p) => backend.complete(p)));
     let first: IteratorResult<LabeledEvent>;
     try {
       first = await events.next();
@@ -92,7 +95,7 @@ export function completionsRoute(ctx: InferenceContext): Hono {
       created,
       model: body.model,
       n,
-      total: gens.length,
+      total: params.length,
       prompts: echo ? prompts : undefined,
       includeUsage: body.stream_options?.include_usage === true,
     });

@@ -10,7 +10,7 @@ import {
 } from "@jeju/compute-sdk/openai/index";
 import { Hono } from "hono";
 import { readJsonBody } from "../http/body.ts";
-import { clientWatcher } from "../http/client.ts";
+import { clientGone } from "../http/client.ts";
 import { stopReason } from "../http/sse.ts";
 import type { InferenceContext } from "./context.ts";
 
@@ -27,7 +27,7 @@ export function embeddingsRoute(ctx: InferenceContext): Hono {
       }
     });
     const route = await ctx.registry.resolve(body.model);
-    const deadline = ctx.inflight.begin(clientWatcher(c), ctx.requestTimeoutMs);
+    const deadline = ctx.inflight.begin(clientGone(c), ctx.requestTimeoutMs);
     try {
       const result = await route.backend.embed({
         model: route.backendModel,

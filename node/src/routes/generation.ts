@@ -3,7 +3,7 @@
  * for a plain response.
  */
 import type { FinishReason } from "@jeju/compute-sdk/openai/index";
-import type { GenerationEvent } from "../backends/types.ts";
+import type { GenerationEvent, GenerationResult } from "../backends/types.ts";
 
 export type LabeledEvent = { index: number; event: GenerationEvent };
 
@@ -52,24 +52,41 @@ export async function* mergeGenerations(gens: readonly AsyncIterable<GenerationE
   }
 }
 
+/** Run `n` generations through a backend's non-streaming fast path. */
+export async function generateAll<P extends { choiceIndex: number }>(
+  once: (params: P) => Promise<GenerationResult>,
+  params: readonly P[],
+): Promise<CollectedChoice[]> {
+  const choice = (r: GenerationResult, index: number): CollectedChoice => ({
+    index,
+    text: r.text,
+    finishReason: r.finishReason,
+    promptTokens: r.promptTokens,
+    completionTokens: r.completionTokens,
+  });
+  if (params.length === 1 && params[0] !== undefined) return [choice(await once(params[0]), 0)];
+  return (await Promise.all(params.map(once))).map(choice);
+}
+
 /** Run generations to the end and gather each choice's text and counts. */
 export async function collectGenerations(gens: readonly AsyncIterable<GenerationEvent>[]): Promise<CollectedChoice[]> {
-  return Promise.all(
-    gens.map(async (gen, index) => {
-      let text = "";
-      for await (const event of gen) {
-        if (event.type === "text") text += event.text;
-        else {
-          return {
-            index,
-            text,
-            finishReason: event.finishReason,
-            promptTokens: event.promptTokens,
-            completionTokens: event.completionTokens,
-          };
-        }
-      }
-      throw new Error("backend ended a generation without a done event");
-    }),
-  );
+  if (gens.length === 1 && gens[0] !== undefined) return [await collectOne(gens[0], 0)];
+  return Promise.all(gens.map(collectOne));
+}
+
+async function collectOne(gen: AsyncIterable<GenerationEvent>, index: number): Promise<CollectedChoice> {
+  let text = "";
+  for await (const event of gen) {
+    if (event.type === "text") text += event.text;
+    else {
+      return {
+        index,
+        text,
+        finishReason: event.finishReason,
+        promptTokens: event.promptTokens,
+        completionTokens: event.completionTokens,
+      };
+    }
+  }
+  throw new Error("backend ended a generation without a done event");
 }
