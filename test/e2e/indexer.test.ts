@@ -205,6 +205,28 @@ describe("indexer e2e", () => {
     expect(stats).toMatchObject({ providers: 2, activeProviders: 1, totalStaked: 3n * 10n ** 17n });
   });
 
+  it("falls back to the registry for one provider when the indexer is unreachable", async () => {
+    const client = createPublicClient({ transport: http(stack.anvil.rpcUrl) });
+    const offline = providersRoutes({
+      indexer: createIndexerClient("http://127.0.0.1:9", { timeoutMs: 1_000 }),
+      usdc: stack.deployments.USDC,
+      chain: { client, registry: stack.deployments.ComputeRegistry, tokens: [stack.deployments.USDC] },
+    });
+    const res = await offline.request(`/v1/providers/provider-${provider}`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      source: "chain",
+      address: getAddress(provider),
+      hardware: { gpus: { model: "NVIDIA H100 80GB HBM3", count: 4 } },
+      pricing: { hourlyRate: { symbol: "USDC", amount: "2500000" } },
+      models: ["llama2"],
+    });
+    expect((await offline.request("/v1/providers/0x000000000000000000000000000000000000dEaD")).status).toBe(404);
+    const list = await offline.request("/v1/providers");
+    expect(list.status).toBe(503);
+    expect(((await list.json()) as Json).error.code).toBe("indexer_unavailable");
+  });
+
   it("creates, activates and ends a session with cast; status, refund and payout match the contract to the wei", async () => {
     const { ComputeRental: rental } = stack.deployments;
     const renter = (await cast(["wallet", "address", RENTER_KEY])).toLowerCase();

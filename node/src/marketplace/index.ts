@@ -7,3 +7,4 @@ export {
   type TokenInfo,
 } from "./format.ts";
 export { parseProviderId, providerNotFoundError, providersRoutes, type ProvidersRoutesOptions } from "./routes.ts";
+export { type ChainSource, readProviderFromChain } from "./chain.ts";

@@ -19,6 +19,7 @@ import {
 import { OpenAIError, toOpenAIError } from "@jeju/compute-sdk/openai/errors";
 import { Hono } from "hono";
 import { type Address, isAddress } from "viem";
+import { type ChainSource, readProviderFromChain } from "./chain.ts";
 import { attestationView, providerView, type TokenBook, tokenBook } from "./format.ts";
 
 export type ProvidersRoutesOptions = {
@@ -28,6 +29,11 @@ export type ProvidersRoutesOptions = {
   usdc?: Address;
   /** Token symbols and decimals; default ETH plus USDC when `usdc` is given. */
   tokens?: TokenBook;
+  /**
+   * Read single providers from the registry when the indexer is unreachable (answers carry
+   * `source: "chain"`; the attestation data itself is only in the indexer).
+   */
+  chain?: ChainSource;
 };
 
 export function providerNotFoundError(id: string): OpenAIError {
@@ -77,10 +83,18 @@ export function providersRoutes(options: ProvidersRoutesOptions): Hono {
       });
     }
     try {
-      return await indexer.getProvider(address);
+      return { provider: await indexer.getProvider(address), source: "indexer" as const };
     } catch (err) {
       if (err instanceof IndexerNotFoundError) throw providerNotFoundError(raw);
-      throw indexerError(err);
+      if (options.chain === undefined || !(err instanceof IndexerError) || !err.retryable) throw indexerError(err);
+      let provider: Awaited<ReturnType<typeof readProviderFromChain>>;
+      try {
+        provider = await readProviderFromChain(options.chain, address);
+      } catch {
+        throw indexerError(err);
+      }
+      if (provider === undefined) throw providerNotFoundError(raw);
+      return { provider, source: "chain" as const };
     }
   }
 
@@ -116,9 +130,15 @@ export function providersRoutes(options: ProvidersRoutesOptions): Hono {
     }
   });
 
-  app.get("/v1/providers/:id", async (c) => c.json(providerView(await getProvider(c.req.param("id")), tokens)));
+  app.get("/v1/providers/:id", async (c) => {
+    const { provider, source } = await getProvider(c.req.param("id"));
+    return c.json({ ...providerView(provider, tokens), source });
+  });
 
-  app.get("/v1/providers/:id/attestation", async (c) => c.json(attestationView(await getProvider(c.req.param("id")))));
+  app.get("/v1/providers/:id/attestation", async (c) => {
+    const { provider, source } = await getProvider(c.req.param("id"));
+    return c.json({ ...attestationView(provider), source });
+  });
 
   app.onError((err, c) => {
     const e = toOpenAIError(err);
