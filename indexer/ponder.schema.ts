@@ -251,6 +251,8 @@ export const paymentToken = onchainTable("payment_token", (t) => ({
   updatedAt: t.bigint().notNull(),
 }));
 
+// Relations to a provider are named `providerInfo`: a relation named like its column (`provider`) would hide the
+// address column in GraphQL.
 export const providerRelations = relations(provider, ({ many }) => ({
   models: many(providerModel),
   tokenPrices: many(providerTokenPrice),
@@ -259,15 +261,15 @@ export const providerRelations = relations(provider, ({ many }) => ({
 }));
 
 export const providerModelRelations = relations(providerModel, ({ one }) => ({
-  provider: one(provider, { fields: [providerModel.provider], references: [provider.id] }),
+  providerInfo: one(provider, { fields: [providerModel.provider], references: [provider.id] }),
 }));
 
 export const providerTokenPriceRelations = relations(providerTokenPrice, ({ one }) => ({
-  provider: one(provider, { fields: [providerTokenPrice.provider], references: [provider.id] }),
+  providerInfo: one(provider, { fields: [providerTokenPrice.provider], references: [provider.id] }),
 }));
 
 export const sessionRelations = relations(session, ({ one, many }) => ({
-  provider: one(provider, { fields: [session.provider], references: [provider.id] }),
+  providerInfo: one(provider, { fields: [session.provider], references: [provider.id] }),
   extensions: many(sessionExtension),
 }));
 
@@ -276,5 +278,5 @@ export const sessionExtensionRelations = relations(sessionExtension, ({ one }) =
 }));
 
 export const slashRelations = relations(slash, ({ one }) => ({
-  provider: one(provider, { fields: [slash.provider], references: [provider.id] }),
+  providerInfo: one(provider, { fields: [slash.provider], references: [provider.id] }),
 }));

@@ -366,4 +366,105 @@ describe("indexer e2e", () => {
     expect(await indexer.getProvider(provider)).toMatchObject({ activeRentals: 0, gpusInUse: 0, totalSessions: 1 });
     expect(await indexer.stats()).toMatchObject({ sessions: 1, activeSessions: 0 });
   });
+  it("indexes extensions, rejections, cancellations with their slash, unstaking, withdrawals and governance", async () => {
+    const { ComputeRegistry: registry, ComputeRental: rental } = stack.deployments;
+    const renter = (await cast(["wallet", "address", RENTER_KEY])).toLowerCase();
+    const nextId = async () =>
+      BigInt(await cast(["call", "--rpc-url", stack.anvil.rpcUrl, rental, "nextSessionId()(uint256)"]));
+    const create = async () => {
+      const id = await nextId();
+      await send(
+        RENTER_KEY,
+        rental,
+        "createSession(address,uint256,string,uint256,address)",
+        provider,
+        "1",
+        SSH_KEY,
+        "1",
+        zeroAddress,
+        "--value",
+        "0.01ether",
+      );
+      return id;
+    };
+    const status = (id: bigint, want: string) =>
+      within(3_000, async () => {
+        const v = await indexer.getSession(id);
+        return v.status === want ? v : undefined;
+      }).then((r) => r.value);
+
+    // Extend, then the provider rejects: full refund of everything prepaid.
+    const rejected = await create();
+    await send(RENTER_KEY, rental, "extendSession(uint256,uint256)", rejected.toString(), "2", "--value", "0.02ether");
+    await within(3_000, async () => ((await indexer.getSession(rejected)).durationHours === 3n ? true : undefined));
+    await send(PROVIDER_KEY, rental, "rejectSession(uint256,string)", rejected.toString(), "no capacity");
+    expect(await status(rejected, "rejected")).toMatchObject({
+      prepaid: 3n * 10n ** 16n,
+      refund: 3n * 10n ** 16n,
+      reason: "no capacity",
+      providerPayout: 0n,
+    });
+
+    // Still pending after the provision timeout (1 h): the renter cancels, the provider is struck and slashed.
+    const cancelled = await create();
+    await rpc(stack.anvil.rpcUrl, "evm_increaseTime", [3_601]);
+    await send(RENTER_KEY, rental, "cancelSession(uint256)", cancelled.toString());
+    expect(await status(cancelled, "cancelled")).toMatchObject({ refund: 10n ** 16n, slashed: 10n ** 16n });
+    const afterSlash = await indexer.getProvider(provider);
+    expect(afterSlash).toMatchObject({
+      strikes: 1,
+      totalSlashed: 10n ** 16n,
+      stake: 9n * 10n ** 16n,
+      activeRentals: 0,
+      gpusInUse: 0,
+    });
+    // The stake fell below the 0.1 ETH minimum: deactivated.
+    expect(afterSlash.active).toBe(false);
+
+    await send(PROVIDER_KEY, registry, "addStake()", "--value", "0.05ether");
+    await send(PROVIDER_KEY, registry, "requestUnstake(uint256)", "20000000000000000");
+    await send(RENTER_KEY, rental, "withdraw(address)", zeroAddress);
+    const p = (
+      await within(3_000, async () => {
+        const v = await indexer.getProvider(provider);
+        return v.pendingUnstake === 2n * 10n ** 16n ? v : undefined;
+      })
+    ).value;
+    expect(p.stake).toBe(12n * 10n ** 16n);
+    expect(p.unstakeUnlockTime).toBeGreaterThan(0n);
+
+    const data = await within(3_000, async () => {
+      const d = await gql(`{
+        slashs { items { provider amount reason beneficiary strikes } }
+        withdrawals { items { contract account token amount } }
+        stakeEvents(where: { provider: "${provider}" }, orderBy: "timestamp") { items { kind amount } }
+        protocol(id: "global") { minStake feeBps provisionTimeout cancelSlashAmount unbondingPeriod authorizationToken }
+        paymentTokens { items { id allowed } }
+      }`);
+      return d.withdrawals.items.length > 0 ? d : undefined;
+    }).then((r) => r.value);
+    expect(data.slashs.items).toEqual([
+      { provider, amount: "10000000000000000", reason: "provision timeout", beneficiary: renter, strikes: 1 },
+    ]);
+    expect(data.withdrawals.items).toEqual([
+      { contract: "rental", account: renter, token: zeroAddress, amount: expect.any(String) },
+    ]);
+    expect(data.stakeEvents.items.map((e: Json) => e.kind)).toEqual(["registered", "added", "unstake_requested"]);
+    expect(data.protocol).toMatchObject({
+      minStake: "100000000000000000",
+      feeBps: "250",
+      provisionTimeout: "3600",
+      cancelSlashAmount: "10000000000000000",
+    });
+    expect(data.protocol.authorizationToken).toBe(stack.deployments.USDC.toLowerCase());
+    expect(data.paymentTokens.items).toEqual([{ id: stack.deployments.USDC.toLowerCase(), allowed: true }]);
+    const stats = await indexer.stats();
+    expect(stats).toMatchObject({
+      rejectedSessions: 1,
+      cancelledSessions: 1,
+      slashes: 1,
+      totalSlashed: 10n ** 16n,
+      activeSessions: 0,
+    });
+  });
 });
