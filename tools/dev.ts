@@ -32,7 +32,7 @@ import {
 import { privateKeyToAccount } from "viem/accounts";
 import { foundry } from "viem/chains";
 import { detectHardware, type HardwareInfo } from "../node/src/hardware/detect.ts";
-import { ANVIL_BIN, ANVIL_KEYS, type Deployments, deployContracts, REPO_ROOT } from "./lib/chain.ts";
+import { ANVIL_BIN, ANVIL_KEYS, type Deployments, deployContracts, FORGE_BIN, REPO_ROOT, run } from "./lib/chain.ts";
 import { INDEXER_DIR, PONDER_BIN } from "./lib/indexer.ts";
 import { isPortTaken } from "./lib/ports.ts";
 import { groupAlive, type ManagedProcess, start, waitFor, waitForHttp } from "./lib/process.ts";
@@ -268,6 +268,12 @@ async function main(): Promise<void> {
     (v) => `registry ${v.ComputeRegistry}`,
   );
 
+  await step("mint 1,000,000 USDC to anvil accounts #0-#9 (forge script Seed)", () =>
+    run(FORGE_BIN, ["script", "script/Seed.s.sol", "--rpc-url", RPC_URL, "--broadcast", "--non-interactive", "-q"], {
+      env: { ...process.env, PRIVATE_KEY: DEPLOYER_KEY, DEPLOYMENTS_FILE },
+    }),
+  );
+
   const renter = await step(
     "fund the dev renter (10,000 USDC, 0.001 ETH dust)",
     () => fundRenter(d),
@@ -378,7 +384,9 @@ async function main(): Promise<void> {
     ),
   );
   line("deployer", `${privateKeyToAccount(DEPLOYER_KEY).address}  key ${DEPLOYER_KEY}`);
-  console.log(dim("               anvil #0: admin, treasury, USDC minter; anvil #2-#9 hold 10,000 ETH each"));
+  console.log(
+    dim("               anvil #0: admin, treasury, USDC minter; anvil #2-#9 hold 10,000 ETH and 1,000,000 USDC each"),
+  );
   console.log();
   console.log(`  ${bold("Try")}`);
   console.log(`  curl ${NODE_URL}/v1/providers`);

@@ -11,7 +11,7 @@ import { createIndexerClient, type IndexerClient } from "@jeju/compute-sdk/index
 import { createPublicClient, decodeEventLog, getAddress, http, keccak256, toBytes, zeroAddress } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as schema from "../../indexer/ponder.schema.ts";
-import { providersRoutes } from "../../node/src/marketplace/index.ts";
+import { marketplaceOptions, providersRoutes } from "../../node/src/marketplace/index.ts";
 import { ANVIL_KEYS, cast, REPO_ROOT, rpc } from "../../tools/lib/chain.ts";
 import { type Stack, startStack, within } from "./indexer-fixture.ts";
 
@@ -64,7 +64,13 @@ async function gql(query: string): Promise<Json> {
 beforeAll(async () => {
   stack = await startStack();
   indexer = createIndexerClient(stack.indexer.url);
-  node = providersRoutes({ indexer: stack.indexer.url, usdc: stack.deployments.USDC });
+  node = providersRoutes(
+    marketplaceOptions({
+      indexerUrl: stack.indexer.url,
+      rpcUrl: stack.anvil.rpcUrl,
+      deploymentsFile: stack.deploymentsFile,
+    }),
+  );
   provider = (await cast(["wallet", "address", PROVIDER_KEY])).toLowerCase() as `0x${string}`;
   other = (await cast(["wallet", "address", OTHER_PROVIDER_KEY])).toLowerCase() as `0x${string}`;
 });
