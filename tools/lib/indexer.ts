@@ -52,6 +52,7 @@ export async function startIndexer({
     PORT: String(port),
     ...env,
   };
+  for (const k of Object.keys(childEnv)) if (k.startsWith("PONDER_RPC_URL_")) delete childEnv[k];
   delete childEnv.DATABASE_URL;
   delete childEnv.DATABASE_PRIVATE_URL;
   delete childEnv.PONDER_PGLITE_DIR;
