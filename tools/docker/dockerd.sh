@@ -70,7 +70,7 @@ cmd_start() {
     --default-address-pool "$ADDR_POOL" \
     --log-driver=json-file --log-opt max-size=10m --log-opt max-file=2 \
     --no-new-privileges \
-    >"$LOG" 2>&1 </dev/null &
+    >"$LOG" 2>&1 </dev/null 9>&- &
   wait_ready || { tail -n 30 "$LOG" >&2; die "dockerd did not become ready (log: $LOG)"; }
   echo "DOCKER_HOST=$DOCKER_HOST"
 }
