@@ -1,12 +1,13 @@
 // Local chain helpers shared by every e2e test and by `npm run dev`: start a real anvil on a free loopback port,
 // deploy the protocol with the forge script, and the well-known anvil test keys.
+import { type Deployments, readDeployments } from "../deployments.ts";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { type Address, getAddress, type Hex } from "viem";
+import type { Address, Hex } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
 
 const execFileAsync = promisify(execFile);
@@ -156,19 +157,7 @@ async function launch(port: number, chainId: number, options: StartAnvilOptions)
   throw new Error(`anvil did not answer on ${rpcUrl} within ${options.timeoutMs ?? 30_000} ms: ${stderr.trim()}`);
 }
 
-/** The JSON script/Deploy.s.sol writes. */
-export interface Deployments {
-  chainId: number;
-  ComputeRegistry: Address;
-  ComputeRental: Address;
-  /** LocalUSDC on 31337; the zero address where none is configured. */
-  USDC: Address;
-  /** Block to start indexing from (at or before the first deploy transaction). */
-  startBlock: number;
-  treasury: Address;
-  deployer: Address;
-  feeBps: number;
-}
+export { type Deployments, readDeployments } from "../deployments.ts";
 
 export interface DeployContractsOptions {
   rpcUrl: string;
@@ -201,31 +190,6 @@ export async function deployContracts(options: DeployContractsOptions): Promise<
     throw new Error(`forge script Deploy.s.sol failed: ${e.message}\n${e.stdout ?? ""}\n${e.stderr ?? ""}`);
   }
   return readDeployments(deploymentsFile);
-}
-
-/** Parses and checks a deployments JSON file. */
-export function readDeployments(path: string): Deployments {
-  const raw = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
-  const address = (key: string): Address => {
-    const value = raw[key];
-    if (typeof value !== "string") throw new Error(`deployments ${path}: missing ${key}`);
-    return getAddress(value);
-  };
-  const integer = (key: string): number => {
-    const value = raw[key];
-    if (typeof value !== "number" || !Number.isSafeInteger(value)) throw new Error(`deployments ${path}: bad ${key}`);
-    return value;
-  };
-  return {
-    chainId: integer("chainId"),
-    ComputeRegistry: address("ComputeRegistry"),
-    ComputeRental: address("ComputeRental"),
-    USDC: address("USDC"),
-    startBlock: integer("startBlock"),
-    treasury: address("treasury"),
-    deployer: address("deployer"),
-    feeBps: integer("feeBps"),
-  };
 }
 
 /** Address of a private key (re-exported for tests that pick an anvil key). */
