@@ -348,6 +348,7 @@ async function main(): Promise<void> {
         PRIVATE_KEY: PROVIDER_KEY,
         INDEXER_URL,
         DEPLOYMENTS_FILE,
+        DATA_DIR: path.join(DATA_DIR, "node"),
         ...(hasRelayer ? { RELAYER_URL } : {}),
       },
     });

@@ -3,7 +3,7 @@
  * index.ts's job (and the tests', which call `app.request()` or serve it on a free port).
  */
 import { OpenAIError, routeNotFoundError, toOpenAIError } from "@jeju/compute-sdk/openai/index";
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ModelRegistry } from "./backends/registry.ts";
 import { cachedHardware, type HardwareInfo } from "./hardware/detect.ts";
@@ -30,6 +30,8 @@ export type AppDeps = {
   hardware?: () => Promise<HardwareInfo>;
   /** Whether marketplace routes (chain-backed) are on. */
   chainEnabled?: boolean;
+  /** x402 payment middleware for paid models, run before the inference routes. */
+  payments?: MiddlewareHandler;
   /** Extra sub-apps (marketplace, rentals, agents) mounted by index.ts when configured. */
   mount?: (app: Hono) => void;
 };
@@ -59,6 +61,9 @@ export function createApp(deps: AppDeps): NodeApp {
     });
   }
 
+  if (deps.payments !== undefined) {
+    for (const path of ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"]) app.use(path, deps.payments);
+  }
   app.route("/v1/chat/completions", chatCompletionsRoute(ctx));
   app.route("/v1/completions", completionsRoute(ctx));
   app.route("/v1/embeddings", embeddingsRoute(ctx));

@@ -45,6 +45,14 @@ const envSchema = z.object({
   RPC_URL: optionalUrl,
   PRIVATE_KEY: optionalString,
   INDEXER_URL: optionalUrl,
+  /** The deployments file script/Deploy.s.sol wrote (contract addresses). */
+  DEPLOYMENTS_FILE: z.preprocess(emptyToUndefined, z.string().default("deployments/31337.json")),
+  /** The relayer: x402 facilitator and gasless session relay. */
+  RELAYER_URL: z.preprocess(emptyToUndefined, z.url().default("http://127.0.0.1:4010")),
+  /** Where the node keeps its state (spent payment nonces, rentals). */
+  DATA_DIR: z.preprocess(emptyToUndefined, z.string().default(".data/node")),
+  /** How often the node sends `heartbeat()` (ms); the registry's downtime rule is 4 hours. 0 disables. */
+  HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(0).default(3_600_000),
 });
 
 export type NodeConfig = {
@@ -61,7 +69,17 @@ export type NodeConfig = {
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
   logLevel: string;
-  chain: { rpcUrl: string; privateKey: string | undefined; indexerUrl: string | undefined } | undefined;
+  dataDir: string;
+  chain:
+    | {
+        rpcUrl: string;
+        privateKey: string | undefined;
+        indexerUrl: string | undefined;
+        deploymentsFile: string;
+        relayerUrl: string;
+        heartbeatIntervalMs: number;
+      }
+    | undefined;
 };
 
 export class ConfigError extends Error {
@@ -104,6 +122,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
-    chain: e.RPC_URL ? { rpcUrl: e.RPC_URL, privateKey: e.PRIVATE_KEY, indexerUrl: e.INDEXER_URL } : undefined,
+    dataDir: path.resolve(REPO_ROOT, e.DATA_DIR),
+    chain: e.RPC_URL
+      ? {
+          rpcUrl: e.RPC_URL,
+          privateKey: e.PRIVATE_KEY,
+          indexerUrl: e.INDEXER_URL,
+          deploymentsFile: path.resolve(REPO_ROOT, e.DEPLOYMENTS_FILE),
+          relayerUrl: e.RELAYER_URL.replace(/\/+$/, ""),
+          heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
+        }
+      : undefined,
   };
 }

@@ -7,6 +7,7 @@ import { loadBackends } from "./backends/load.ts";
 import { ModelRegistry } from "./backends/registry.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
+import { type ChainServices, startChainServices } from "./chain/services.ts";
 import { startServer } from "./server.ts";
 
 async function main(): Promise<void> {
@@ -32,12 +33,25 @@ async function main(): Promise<void> {
   await registry.refresh();
   const models = await registry.list();
 
+  let chain: ChainServices | undefined;
+  if (config.chain !== undefined) {
+    try {
+      chain = await startChainServices(config, config.chain, log);
+    } catch (err) {
+      log.fatal({ err }, `chain set-up failed: ${(err as Error).message}`);
+      await registry.close();
+      process.exit(1);
+    }
+  }
+
   const app = createApp({
     registry,
     log,
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeoutMs,
-    chainEnabled: config.chain !== undefined,
+    chainEnabled: chain !== undefined,
+    payments: chain?.payments,
+    mount: chain?.mount,
   });
   const server = await startServer(app, {
     port: config.port,
@@ -64,6 +78,7 @@ async function main(): Promise<void> {
     }, config.shutdownTimeoutMs + 5_000);
     force.unref();
     await server.close();
+    await chain?.close();
     await registry.close();
     log.info("stopped");
     process.exit(0);
