@@ -234,7 +234,7 @@ contract ComputeRental is IComputeRental, AccessControl, ReentrancyGuardTransien
 
     /// @inheritdoc IComputeRental
     function endSession(uint256 sessionId) external nonReentrant {
-        _end(sessionId, msg.sender);
+        _end(sessionId, msg.sender, false);
     }
 
     /// @inheritdoc IComputeRental
@@ -244,7 +244,14 @@ contract ComputeRental is IComputeRental, AccessControl, ReentrancyGuardTransien
         if (renter == address(0)) revert SessionNotFound(sessionId);
         bytes32 digest = hashEndSession(sessionId, _useNonce(renter), deadline);
         if (!SignatureChecker.isValidSignatureNow(renter, digest, signature)) revert InvalidSignature();
-        _end(sessionId, renter);
+        (address token, uint256 refund) = _end(sessionId, renter, true);
+        // A gasless renter may hold no ETH to call {withdraw}, so an ERC-20 refund is pushed. Interactions last:
+        // the session is settled and its capacity released above. `trySafeTransfer` never reverts, so a renter the
+        // token refuses (e.g. blacklisted) cannot block settlement: the refund stays a credit to withdraw later.
+        if (refund != 0) {
+            if (IERC20(token).trySafeTransfer(renter, refund)) emit Withdrawn(renter, token, refund);
+            else credits[renter][token] += refund;
+        }
     }
 
     /// @inheritdoc IComputeRental
@@ -478,8 +485,12 @@ contract ComputeRental is IComputeRental, AccessControl, ReentrancyGuardTransien
         if (token == address(0)) revert AuthorizationTokenNotSet();
     }
 
-    /// @dev Settles an open session on behalf of `caller`.
-    function _end(uint256 sessionId, address caller) internal {
+    /// @dev Settles an open session on behalf of `caller`. With `holdErc20Refund`, an ERC-20 refund is not credited
+    /// but returned (`token`, `refund`) for the caller to push; otherwise `refund` is 0 (already credited).
+    function _end(uint256 sessionId, address caller, bool holdErc20Refund)
+        internal
+        returns (address token, uint256 refund)
+    {
         Session storage s = _sessions[sessionId];
         SessionStatus status = s.status;
         if (status == SessionStatus.None) revert SessionNotFound(sessionId);
@@ -496,16 +507,22 @@ contract ComputeRental is IComputeRental, AccessControl, ReentrancyGuardTransien
         }
         s.status = SessionStatus.Ended;
         s.endedAt = uint40(block.timestamp);
-        _settle(sessionId, s, caller, usedSeconds);
+        return _settle(sessionId, s, caller, usedSeconds, holdErc20Refund);
     }
 
-    /// @dev Credits refund, payout and fee of a session billed for `usedSeconds`, then releases its capacity.
-    function _settle(uint256 sessionId, Session storage s, address caller, uint256 usedSeconds) internal {
+    /// @dev Credits refund, payout and fee of a session billed for `usedSeconds`, then releases its capacity. With
+    /// `holdErc20Refund` and an ERC-20 session, the refund is returned uncredited (the caller pays it out);
+    /// otherwise the returned `refund` is 0.
+    function _settle(uint256 sessionId, Session storage s, address caller, uint256 usedSeconds, bool holdErc20Refund)
+        internal
+        returns (address token, uint256 heldRefund)
+    {
         Config memory config = _config;
-        address token = s.token;
+        token = s.token;
         (uint256 refund, uint256 providerPayout, uint256 fee) =
             BillingLib.split(s.ratePerHour, s.gpuCount, s.durationHours, usedSeconds, config.feeBps);
-        if (refund != 0) credits[s.renter][token] += refund;
+        if (holdErc20Refund && token != address(0)) heldRefund = refund;
+        else if (refund != 0) credits[s.renter][token] += refund;
         if (providerPayout != 0) credits[s.provider][token] += providerPayout;
         if (fee != 0) credits[config.treasury][token] += fee;
         emit SessionEnded(sessionId, s.renter, s.provider, caller, token, usedSeconds, refund, providerPayout, fee);

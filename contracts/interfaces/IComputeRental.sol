@@ -266,7 +266,9 @@ interface IComputeRental {
 
     /// @notice {endSession} on behalf of the renter, with an EIP-712 `EndSession(uint256 sessionId,uint256
     /// nonce,uint256 deadline)` signature of the renter (domain "ComputeRental", version "1"). `nonce` is
-    /// `nonces(renter)`.
+    /// `nonces(renter)`. The gasless path: an ERC-20 refund is transferred to the renter right away (reported as
+    /// {Withdrawn}), since the renter may hold no ETH to call {withdraw}; if the token refuses the transfer (e.g.
+    /// the renter is blacklisted) it is credited instead, so settlement never fails on it. ETH refunds are credited.
     function endSessionBySig(uint256 sessionId, uint256 deadline, bytes calldata signature) external;
 
     /// @notice Sends the caller all its credits in `token` (address(0): ETH).

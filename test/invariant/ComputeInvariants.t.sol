@@ -111,6 +111,7 @@ contract ComputeInvariantsTest is Test {
     function afterInvariant() external view {
         console2.log("sessions created:", handler.ghostSessions());
         console2.log("ended:", handler.calls("end"), "cancelled:", handler.calls("cancel"));
+        console2.log("ended by signature:", handler.calls("endBySig"));
         console2.log("slashed:", handler.calls("slash"), "downtime reports:", handler.calls("reportDowntime"));
         console2.log("extended:", handler.calls("extend"), "withdrawn stake:", handler.calls("withdrawStake"));
     }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.37;
 
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {ERC3009} from "@openzeppelin/contracts/token/ERC20/extensions/draft-ERC3009.sol";
 import {ComputeFixture} from "./ComputeFixture.sol";
 import {IComputeRental} from "../../contracts/interfaces/IComputeRental.sol";
@@ -143,10 +144,94 @@ contract ComputeRentalGaslessTest is ComputeFixture {
         emit IComputeRental.SessionEnded(
             id, renter, provider, renter, address(usdc), 3600, USDC_RATE * 3, USDC_RATE - fee, fee
         );
+        vm.expectEmit(address(rental));
+        emit IComputeRental.Withdrawn(renter, address(usdc), USDC_RATE * 3);
+        uint256 before = usdc.balanceOf(renter);
         vm.prank(relayer);
         rental.endSessionBySig(id, block.timestamp + 10 minutes, sig);
         assertEq(rental.nonces(renter), 1, "nonce used");
-        assertEq(rental.credits(renter, address(usdc)), USDC_RATE * 3, "refund to renter");
+        assertEq(usdc.balanceOf(renter) - before, USDC_RATE * 3, "refund pushed to the renter");
+        assertEq(rental.credits(renter, address(usdc)), 0, "nothing left to withdraw");
+        assertEq(rental.credits(provider, address(usdc)), USDC_RATE - fee, "provider payout credited");
+        assertEq(usdc.balanceOf(address(rental)), USDC_RATE, "only the billed hour stays escrowed");
+    }
+
+    function test_endSessionBySig_pendingRefundsInFullToWallet() public {
+        uint256 id = _gaslessCreate(2, 3);
+        uint256 before = usdc.balanceOf(renter);
+        vm.prank(relayer);
+        rental.endSessionBySig(id, block.timestamp, _signEnd(renterKey, id, 0, block.timestamp));
+        assertEq(usdc.balanceOf(renter) - before, USDC_RATE * 6, "full prepaid pushed back");
+        assertEq(usdc.balanceOf(address(rental)), 0, "escrow empty");
+        assertEq(rental.credits(renter, address(usdc)), 0, "no credit");
+    }
+
+    function test_endSessionBySig_ethRefundStaysCredited() public {
+        uint256 id = _createEth(1, 4);
+        _activate(id);
+        vm.warp(block.timestamp + 1 hours);
+        uint256 before = renter.balance;
+        vm.prank(relayer);
+        rental.endSessionBySig(id, block.timestamp, _signEnd(renterKey, id, 0, block.timestamp));
+        assertEq(renter.balance, before, "no ETH pushed");
+        assertEq(rental.credits(renter, address(0)), ETH_RATE * 3, "ETH refund credited (pull)");
+    }
+
+    function test_endSessionBySig_creditsRefundWhenTokenRefusesRenter() public {
+        BlacklistToken bad = new BlacklistToken();
+        vm.prank(admin);
+        registry.setPaymentTokenAllowed(address(bad), true);
+        vm.prank(provider);
+        registry.setTokenPrice(address(bad), USDC_RATE);
+        bad.mint(renter, 100e6);
+        vm.startPrank(renter);
+        bad.approve(address(rental), type(uint256).max);
+        uint256 id = rental.createSession(provider, 4, SSH_KEY, 1, address(bad));
+        vm.stopPrank();
+        _activate(id);
+        vm.warp(block.timestamp + 1 hours);
+        bad.setBlacklisted(renter, true);
+        bytes memory sig = _signEnd(renterKey, id, 0, block.timestamp);
+
+        vm.prank(relayer);
+        rental.endSessionBySig(id, block.timestamp, sig);
+        assertEq(uint8(_status(id)), uint8(IComputeRental.SessionStatus.Ended), "settled despite the blacklist");
+        assertEq(bad.balanceOf(renter), 100e6 - USDC_RATE * 4, "nothing pushed");
+        assertEq(rental.credits(renter, address(bad)), USDC_RATE * 3, "refund credited instead");
+        assertEq(bad.balanceOf(address(rental)), USDC_RATE * 4, "balance == credits (refund + payout + fee)");
+
+        bad.setBlacklisted(renter, false);
+        vm.prank(renter);
+        rental.withdraw(address(bad));
+        assertEq(bad.balanceOf(renter), 100e6 - USDC_RATE, "withdrawn once unblocked");
+    }
+
+    function test_endSessionBySig_creditsRefundWhenTokenReturnsFalse() public {
+        BlacklistToken bad = new BlacklistToken();
+        bad.setReturnFalse(true);
+        vm.prank(admin);
+        registry.setPaymentTokenAllowed(address(bad), true);
+        vm.prank(provider);
+        registry.setTokenPrice(address(bad), USDC_RATE);
+        bad.mint(renter, 100e6);
+        vm.startPrank(renter);
+        bad.approve(address(rental), type(uint256).max);
+        uint256 id = rental.createSession(provider, 2, SSH_KEY, 1, address(bad));
+        vm.stopPrank();
+        bad.setBlacklisted(renter, true);
+        vm.prank(relayer);
+        rental.endSessionBySig(id, block.timestamp, _signEnd(renterKey, id, 0, block.timestamp));
+        assertEq(rental.credits(renter, address(bad)), USDC_RATE * 2, "refund credited when transfer returns false");
+        assertEq(bad.balanceOf(address(rental)), USDC_RATE * 2, "still held");
+    }
+
+    function test_endSession_byRenterStillCreditsErc20Refund() public {
+        uint256 id = _createUsdc(1, 2);
+        uint256 before = usdc.balanceOf(renter);
+        vm.prank(renter);
+        rental.endSession(id);
+        assertEq(usdc.balanceOf(renter), before, "on-chain path stays pull-based");
+        assertEq(rental.credits(renter, address(usdc)), USDC_RATE * 2, "credited");
     }
 
     function test_RevertWhen_endSessionBySig_replayed() public {
@@ -196,5 +281,37 @@ contract Erc1271Wallet {
     function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4) {
         (bytes32 r, bytes32 s, uint8 v) = abi.decode(signature, (bytes32, bytes32, uint8));
         return ecrecover(hash, v, r, s) == owner ? this.isValidSignature.selector : bytes4(0xffffffff);
+    }
+}
+
+/// @dev An ERC-20 that refuses transfers to blacklisted accounts (USDC-style): reverting, or returning false.
+contract BlacklistToken is ERC20("Blacklist USD", "BUSD") {
+    mapping(address account => bool) public blacklisted;
+    bool public returnFalse;
+
+    function mint(address to, uint256 amount) external {
+        _mint(to, amount);
+    }
+
+    function setBlacklisted(address account, bool value) external {
+        blacklisted[account] = value;
+    }
+
+    function setReturnFalse(bool value) external {
+        returnFalse = value;
+    }
+
+    function decimals() public pure override returns (uint8) {
+        return 6;
+    }
+
+    function transfer(address to, uint256 value) public override returns (bool) {
+        if (blacklisted[to] && returnFalse) return false;
+        return super.transfer(to, value);
+    }
+
+    function _update(address from, address to, uint256 value) internal override {
+        require(!blacklisted[from] && !blacklisted[to], "blacklisted");
+        super._update(from, to, value);
     }
 }

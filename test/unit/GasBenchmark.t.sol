@@ -127,4 +127,17 @@ contract GasBenchmarkTest is ComputeFixture {
         rental.withdraw(address(0));
         console2.log("withdraw (ETH) tx gas (approx.):", _txGas(data, g - gasleft()));
     }
+
+    /// Gasless end of a USDC session: the refund is pushed to the renter (one ERC-20 transfer), not credited.
+    function test_gas_endSessionBySig_usdc() public {
+        uint256 id = _createUsdc(2, 24);
+        _activate(id);
+        vm.warp(block.timestamp + 1 hours);
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(renterKey, rental.hashEndSession(id, 0, block.timestamp));
+        bytes memory sig = abi.encodePacked(r, s, v);
+        bytes memory data = abi.encodeCall(rental.endSessionBySig, (id, block.timestamp, sig));
+        uint256 g = gasleft();
+        rental.endSessionBySig(id, block.timestamp, sig);
+        console2.log("endSessionBySig (USDC, refund pushed) tx gas:", _txGas(data, g - gasleft()));
+    }
 }

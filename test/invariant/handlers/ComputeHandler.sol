@@ -19,6 +19,7 @@ contract ComputeHandler is Test {
     address public treasury;
 
     address[] public renters;
+    mapping(address renter => uint256) internal _renterKeys;
 
     address[] public providers;
     address[] public accounts; // everyone who may hold credits in either contract
@@ -40,7 +41,8 @@ contract ComputeHandler is Test {
         accounts.push(treasury);
         accounts.push(reporter);
         for (uint256 i; i < 3; ++i) {
-            address r = makeAddr(string.concat("renter", vm.toString(i)));
+            (address r, uint256 key) = makeAddrAndKey(string.concat("renter", vm.toString(i)));
+            _renterKeys[r] = key;
             renters.push(r);
             accounts.push(r);
             vm.deal(r, 1_000_000 ether); // USDC is minted by the suite, the token's minter
@@ -236,6 +238,21 @@ contract ComputeHandler is Test {
         rental.endSession(id);
         ghostProviderPaid[id] = rental.credits(s.provider, s.token) + rental.credits(treasury, s.token) - before;
         calls["end"]++;
+    }
+
+    /// Gasless end (relayer submits the renter's signature): an ERC-20 refund is pushed to the renter's wallet.
+    function endBySig(uint256 seed) external {
+        (uint256 id, IComputeRental.SessionInfo memory s) = _session(seed);
+        if (id == 0 || !_open(s)) return;
+        bytes32 digest = rental.hashEndSession(id, rental.nonces(s.renter), block.timestamp);
+        (uint8 v, bytes32 r, bytes32 sig) = vm.sign(_renterKeys[s.renter], digest);
+        uint256 before = rental.credits(s.provider, s.token) + rental.credits(treasury, s.token);
+        uint256 walletBefore = s.token == address(0) ? 0 : usdc.balanceOf(s.renter);
+        (, uint256 refund,,) = rental.previewSettlement(id);
+        rental.endSessionBySig(id, block.timestamp, abi.encodePacked(r, sig, v));
+        ghostProviderPaid[id] = rental.credits(s.provider, s.token) + rental.credits(treasury, s.token) - before;
+        if (s.token != address(0)) assertEq(usdc.balanceOf(s.renter) - walletBefore, refund, "refund pushed");
+        calls["endBySig"]++;
     }
 
     function withdraw(uint256 seed, bool usdcToken) external {
