@@ -15,6 +15,8 @@ import { embeddingsRoute } from "./routes/embeddings.ts";
 import { hardwareRoute } from "./routes/hardware.ts";
 import { healthRoute } from "./routes/health.ts";
 import { modelsRoute } from "./routes/models.ts";
+import { RentalError } from "./rentals/errors.ts";
+import { InvalidSshKeyError } from "./ssh/keys.ts";
 
 export const NODE_VERSION = "0.1.0";
 
@@ -86,10 +88,25 @@ export function createApp(deps: AppDeps): NodeApp {
       error = new OpenAIError(err.status, err.message || "Request failed.", {
         type: err.status >= 500 ? "server_error" : "invalid_request_error",
       });
+    } else if (err instanceof RentalError) {
+      // Rentals errors carry their HTTP status and a stable code (session_not_running, container_not_found, …).
+      error = new OpenAIError(err.status, err.message, {
+        code: err.code,
+        param: "param" in err && typeof err.param === "string" ? err.param : null,
+        type: err.status >= 500 ? "server_error" : "invalid_request_error",
+        cause: err,
+      });
+    } else if (err instanceof InvalidSshKeyError) {
+      error = new OpenAIError(400, err.message, { code: err.code, param: "sshPublicKey" });
     } else {
       error = toOpenAIError(err);
     }
-    if (!(err instanceof OpenAIError) && !(err instanceof HTTPException)) {
+    const known =
+      err instanceof OpenAIError ||
+      err instanceof HTTPException ||
+      err instanceof RentalError ||
+      err instanceof InvalidSshKeyError;
+    if (!known) {
       log.error({ err, method: c.req.method, path: c.req.path }, "unexpected error");
     } else if (error.status >= 500) {
       log.warn({ code: error.code, err: error.cause ?? error, path: c.req.path }, error.message);

@@ -53,6 +53,22 @@ const envSchema = z.object({
   DATA_DIR: z.preprocess(emptyToUndefined, z.string().default(".data/node")),
   /** How often the node sends `heartbeat()` (ms); the registry's downtime rule is 4 hours. 0 disables. */
   HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(0).default(3_600_000),
+  /** Rentals: the SSH server's port. */
+  SSH_PORT: z.coerce.number().int().min(0).max(65535).default(2222),
+  /** Host name renters are told to ssh to (the session's `ssh.host`). */
+  SSH_HOST: z.preprocess(emptyToUndefined, z.string().default("127.0.0.1")),
+  /** Sessions provisioning or active at once. */
+  MAX_RENTALS: z.coerce.number().int().min(0).default(4),
+  /** "false" turns rentals off; default on when a chain and PRIVATE_KEY are configured. */
+  DOCKER_ENABLED: z.preprocess(emptyToUndefined, z.enum(["true", "false", "1", "0"]).optional()),
+  /** Image of session containers. */
+  SESSION_IMAGE: z.preprocess(emptyToUndefined, z.string().default("compute/session:latest")),
+  /** dockerd's socket/URL (dockerode reads DOCKER_HOST itself; kept here to log it). */
+  DOCKER_HOST: optionalString,
+  /** Blocks the rentals watcher waits before acting on an event (default 0 on 31337, else 2). */
+  RENTAL_CONFIRMATIONS: z.coerce.number().int().min(0).optional(),
+  /** How often the rentals watcher polls the chain (ms; default 250 on 31337, else 4000). */
+  RENTAL_POLL_MS: z.coerce.number().int().min(10).optional(),
 });
 
 export type NodeConfig = {
@@ -70,6 +86,19 @@ export type NodeConfig = {
   shutdownTimeoutMs: number;
   logLevel: string;
   dataDir: string;
+  rentals: {
+    /** DOCKER_ENABLED, defaulting to "on when a chain and PRIVATE_KEY are configured". */
+    enabled: boolean;
+    /** Whether DOCKER_ENABLED was set explicitly (then an unreachable dockerd is fatal). */
+    explicit: boolean;
+    sshPort: number;
+    sshHost: string;
+    maxRentals: number;
+    image: string;
+    dockerHost: string | undefined;
+    confirmations: number | undefined;
+    pollIntervalMs: number | undefined;
+  };
   chain:
     | {
         rpcUrl: string;
@@ -123,6 +152,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
     dataDir: path.resolve(REPO_ROOT, e.DATA_DIR),
+    rentals: {
+      enabled:
+        e.DOCKER_ENABLED === undefined
+          ? e.RPC_URL !== undefined && e.PRIVATE_KEY !== undefined
+          : e.DOCKER_ENABLED === "true" || e.DOCKER_ENABLED === "1",
+      explicit: e.DOCKER_ENABLED !== undefined,
+      sshPort: e.SSH_PORT,
+      sshHost: e.SSH_HOST,
+      maxRentals: e.MAX_RENTALS,
+      image: e.SESSION_IMAGE,
+      dockerHost: e.DOCKER_HOST,
+      confirmations: e.RENTAL_CONFIRMATIONS,
+      pollIntervalMs: e.RENTAL_POLL_MS,
+    },
     chain: e.RPC_URL
       ? {
           rpcUrl: e.RPC_URL,

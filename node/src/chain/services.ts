@@ -11,11 +11,21 @@ import type { NodeConfig } from "../config.ts";
 import type { Logger } from "../logger.ts";
 import { marketplaceOptions, providersRoutes } from "../marketplace/index.ts";
 import { SqliteSpentNonceStore, type TokenCounter, x402Payments } from "../payments/index.ts";
+import { ContainerManager } from "../rentals/containers.ts";
+import { detectGpus } from "../rentals/gpus.ts";
+import { RentalManager } from "../rentals/manager.ts";
+import { sessionsRoute } from "../rentals/routes.ts";
+import { SessionStore } from "../rentals/store.ts";
+import { RentalWatcher } from "../rentals/watcher.ts";
+import { networkRoute } from "../routes/network.ts";
+import { SshServer } from "../ssh/server.ts";
 import { type ChainContext, createChainContext } from "./context.ts";
 import { onChainPricing } from "./pricing.ts";
 
 export type ChainServices = {
   ctx: ChainContext;
+  /** Set when this node runs rentals (wallet + DOCKER_ENABLED + dockerd reachable). */
+  rentals: Rentals | undefined;
   payments: MiddlewareHandler | undefined;
   mount: (app: Hono) => void;
   close(): Promise<void>;
@@ -115,14 +125,125 @@ export async function startChainServices(
     log.warn("PRIVATE_KEY unset: no payments, heartbeats or rentals (read-only node)");
   }
 
+  const rentals =
+    provider !== undefined && config.rentals.enabled ? await startRentals(config, ctx, chainId, log) : undefined;
+  if (rentals) closers.push(() => rentals.close());
+  else if (provider !== undefined) log.warn("rentals are off on this node (DOCKER_ENABLED=false or dockerd unreachable)");
+  const ssh = rentals ? { host: config.rentals.sshHost, port: rentals.ssh.port } : null;
+  mounts.push((app) => {
+    app.route(
+      "/v1/network",
+      networkRoute({ deployments: ctx.deployments, relayerUrl: chainConfig.relayerUrl, provider, ssh }),
+    );
+    app.route(
+      "/v1/sessions",
+      sessionsRoute({
+        ctx,
+        relayerUrl: chainConfig.relayerUrl,
+        ssh: ssh ?? { host: config.rentals.sshHost, port: config.rentals.sshPort },
+        rentals: rentals?.manager,
+        log,
+      }),
+    );
+  });
+
   return {
     ctx,
+    rentals,
     payments,
     mount: (app) => {
       for (const m of mounts) m(app);
     },
     close: async () => {
       for (const c of closers.reverse()) await c();
+    },
+  };
+}
+
+export type Rentals = {
+  manager: RentalManager;
+  watcher: RentalWatcher;
+  ssh: SshServer;
+  close(): Promise<void>;
+};
+
+/**
+ * Rentals: the session store (per chain, in DATA_DIR), containers (dockerd at DOCKER_HOST), the SSH server on
+ * SSH_PORT and the chain watcher. When dockerd does not answer: fatal if DOCKER_ENABLED was set explicitly,
+ * else an error in the log and no rentals.
+ */
+async function startRentals(
+  config: NodeConfig,
+  ctx: ChainContext,
+  chainId: number,
+  log: Logger,
+): Promise<Rentals | undefined> {
+  const rc = config.rentals;
+  const provider = ctx.provider;
+  if (provider === undefined) return undefined;
+  const dir = path.join(config.dataDir, `rentals-${chainId}`);
+  const containers = new ContainerManager({
+    provider,
+    defaultImage: rc.image,
+    volumesRoot: path.join(dir, "volumes"),
+    logger: log,
+  });
+  try {
+    await containers.ping();
+  } catch (err) {
+    const msg = `${(err as Error).message}: start dockerd (tools/docker/dockerd.sh start; export DOCKER_HOST) or set DOCKER_ENABLED=false`;
+    if (rc.explicit) throw new Error(msg);
+    log.error(msg);
+    return undefined;
+  }
+  if (!(await containers.imageExists(rc.image))) {
+    log.warn(
+      { image: rc.image },
+      "session image not present locally (tools/docker/build-base-image.sh builds compute/session:latest); it is pulled on first use",
+    );
+  }
+  const gpus = await detectGpus().catch(() => []);
+  const store = SessionStore.open(dir);
+  const manager = new RentalManager({ store, containers, maxRentals: rc.maxRentals, gpus, image: rc.image, logger: log });
+  const ssh = new SshServer({
+    sessions: manager,
+    containers,
+    port: rc.sshPort,
+    host: config.host,
+    dataDir: config.dataDir,
+    logger: log,
+  });
+  await ssh.listen();
+  manager.attachSsh((id) => ssh.revoke(id));
+  const watcher = new RentalWatcher({
+    ctx,
+    manager,
+    ssh: { host: rc.sshHost, port: ssh.port },
+    confirmations: rc.confirmations,
+    pollIntervalMs: rc.pollIntervalMs,
+    logger: log,
+  });
+  await watcher.start();
+  log.info(
+    {
+      sshPort: ssh.port,
+      sshHost: rc.sshHost,
+      maxRentals: rc.maxRentals,
+      image: rc.image,
+      gpus: gpus.length,
+      dockerHost: rc.dockerHost ?? "default",
+      store: dir,
+    },
+    "rentals on",
+  );
+  return {
+    manager,
+    watcher,
+    ssh,
+    close: async () => {
+      await watcher.stop();
+      await ssh.close();
+      store.close();
     },
   };
 }
