@@ -1,0 +1,3 @@
+export { ComputeClient, parseProviderId, parseSession, type SessionId } from "./client.ts";
+export * from "./errors.ts";
+export type * from "./types.ts";
