@@ -227,6 +227,7 @@ describe.skipIf(skip)("rentals e2e", () => {
       if (ids.length > 0) await docker(["rm", "-f", ...ids]);
     }
     await anvil?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
     if (latencies.length > 0) {
       const sorted = [...latencies].sort((a, b) => a - b);
       console.log(
@@ -402,6 +403,8 @@ describe.skipIf(skip)("rentals e2e", () => {
     node?.signal("SIGKILL");
     await node?.exited;
     await node?.stop();
+    const killedBeforeActivation = (await getSession(b.id)).status === 1;
+    console.log(`crash test: node killed ${killedBeforeActivation ? "before" : "after"} activateSession of session ${b.id}`);
     // A: created while the node is down.
     const a = await createSession(pub);
     expect((await getSession(a.id)).status).toBe(1); // Pending
