@@ -13,7 +13,8 @@ import path from "node:path";
 import { computeRentalAbi } from "@jeju/compute-sdk/abis/index";
 import { registerProvider } from "@jeju/compute-sdk/actions/registerProvider";
 import { signSessionRequest } from "@jeju/compute-sdk/sessions/auth";
-import { type AnvilInstance, anvilAccounts, deployContracts, startAnvil } from "@jeju/compute-sdk/testing/anvil";
+import { anvilAccounts } from "@jeju/compute-sdk/testing/anvil";
+import { signEndSession, signGaslessSession } from "@jeju/compute-sdk/x402/index";
 import type { Deployments } from "@jeju/compute-sdk/deployments";
 import {
   createPublicClient,
@@ -29,16 +30,20 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureDocker, skipWithoutDocker } from "../../node/src/rentals/test-setup.ts";
 import { freePorts } from "../../tools/lib/ports.ts";
 import { type ManagedProcess, start, waitFor, waitForHttp } from "../../tools/lib/process.ts";
+import { type Chain, fundedPayer, type RunningRelayer, startChain, startRelayer } from "./x402-harness.ts";
 
 const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..", "..");
 const TSX_CLI = path.join(REPO, "node_modules", "tsx", "dist", "cli.mjs");
 const RATE = parseEther("0.01"); // wei per GPU-hour
+const USDC_RATE = 2_000_000n; // 2 USDC per GPU-hour
 const skip = skipWithoutDocker();
 
 const providerAccount = privateKeyToAccount(anvilAccounts[1].privateKey);
 const renterAccount = privateKeyToAccount(anvilAccounts[3].privateKey);
 
-let anvil: AnvilInstance;
+let chainH: Chain;
+let relayer: RunningRelayer;
+let anvil: Chain["anvil"];
 let deployments: Deployments;
 let dir: string;
 let node: ManagedProcess | undefined;
@@ -119,7 +124,7 @@ async function startNode(): Promise<void> {
       SSH_HOST: "127.0.0.1",
       MODEL_BACKEND: "mock",
       DATA_DIR: path.join(dir, "data"),
-      RELAYER_URL: "http://127.0.0.1:9",
+      RELAYER_URL: relayer.url,
       HEARTBEAT_INTERVAL_MS: "0",
       DOCKER_ENABLED: "true",
       DOCKER_HOST: dockerHost,
@@ -191,8 +196,11 @@ describe.skipIf(skip)("rentals e2e", () => {
     dockerHost = dh;
     nodeUrl = `http://127.0.0.1:${ports[0]}`;
     sshPort = ports[1] as number;
-    anvil = await startAnvil();
-    deployments = await deployContracts({ rpcUrl: anvil.rpcUrl, deploymentsFile: path.join(dir, "deployments.json") });
+    chainH = await startChain();
+    anvil = chainH.anvil;
+    deployments = chainH.deployments;
+    fs.copyFileSync(path.join(chainH.tmp, "deployments.json"), path.join(dir, "deployments.json"));
+    relayer = await startRelayer(chainH);
     const chain = defineChain({
       id: 31337,
       name: "anvil",
@@ -207,6 +215,7 @@ describe.skipIf(skip)("rentals e2e", () => {
       endpoint: nodeUrl,
       pricePerHour: RATE,
       stake: parseEther("0.1"),
+      tokenPrices: [{ token: deployments.USDC, pricePerHour: USDC_RATE }],
     });
     for (const name of ["renter", "stranger"]) {
       const file = path.join(dir, name);
@@ -226,7 +235,8 @@ describe.skipIf(skip)("rentals e2e", () => {
       const ids = r.stdout.split("\n").filter((l) => l !== "");
       if (ids.length > 0) await docker(["rm", "-f", ...ids]);
     }
-    await anvil?.stop();
+    await relayer?.close();
+    await chainH?.stop();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
     if (latencies.length > 0) {
       const sorted = [...latencies].sort((a, b) => a - b);
@@ -247,7 +257,7 @@ describe.skipIf(skip)("rentals e2e", () => {
         USDC: deployments.USDC,
       },
       startBlock: deployments.startBlock,
-      relayer: "http://127.0.0.1:9",
+      relayer: relayer.url,
       provider: providerAccount.address,
       ssh: { host: "127.0.0.1", port: sshPort },
     });
@@ -380,6 +390,49 @@ describe.skipIf(skip)("rentals e2e", () => {
     expect((await ssh(`s${id}`, key, "true")).code).toBe(255);
     const after = (await (await fetch(`${nodeUrl}/v1/sessions/${id}`)).json()) as Record<string, unknown>;
     expect(after).toMatchObject({ status: "ended", ssh: null, refundableNow: "0" });
+  });
+
+  it("gasless through the node: USDC authorization → relayer → active; DELETE with the renter's EndSession signature → refund", async () => {
+    const pub = fs.readFileSync(`${key}.pub`, "utf8").trim();
+    const payer = await fundedPayer(chainH, 10_000_000n);
+    const terms = { providerId: providerAccount.address, durationHours: 1, sshPublicKey: pub, gpuCount: 0, paymentToken: "USDC" };
+    const quote = await fetch(`${nodeUrl}/v1/sessions`, { method: "POST", body: JSON.stringify(terms) });
+    expect(quote.status).toBe(402);
+    const q = (await quote.json()) as { payment: { cost: string; onchain: { approve: unknown }; gasless: { to: string; value: string } } };
+    expect(q.payment.cost).toBe(USDC_RATE.toString());
+    expect(q.payment.onchain.approve).toEqual({ token: deployments.USDC, spender: deployments.ComputeRental, amount: USDC_RATE.toString() });
+    expect(q.payment.gasless).toMatchObject({ to: deployments.ComputeRental, value: USDC_RATE.toString() });
+    const signed = await signGaslessSession({
+      signer: payer,
+      token: { name: "USD Coin", version: "2", chainId: 31337, verifyingContract: deployments.USDC },
+      rental: deployments.ComputeRental,
+      provider: providerAccount.address,
+      durationHours: 1n,
+      sshPublicKey: pub,
+      gpuCount: 0n,
+      value: USDC_RATE,
+    });
+    const created = await fetch(`${nodeUrl}/v1/sessions`, {
+      method: "POST",
+      body: JSON.stringify({ ...terms, salt: signed.salt, payment: signed.payment }),
+    });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const c = (await created.json()) as { id: string; renter: string; prepaid: string };
+    expect(c).toMatchObject({ renter: payer.address, prepaid: USDC_RATE.toString() });
+    const id = BigInt(c.id);
+    await waitFor("gasless session active", async () => (await getSession(id)).status === 2, { proc: node });
+    expect((await ssh(`s${id}`, key, "true")).code).toBe(0);
+
+    const nonce = await publicClient.readContract({ address: deployments.ComputeRental, abi: computeRentalAbi, functionName: "nonces", args: [payer.address] });
+    const end = await signEndSession({ signer: payer, chainId: 31337, rental: deployments.ComputeRental, sessionId: id, nonce });
+    const res = await fetch(`${nodeUrl}/v1/sessions/${id}`, { method: "DELETE", body: JSON.stringify(end) });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const ended = (await res.json()) as { id: string; status: string; refund: string; txHash: string };
+    const s = await getSession(id);
+    expect(ended).toMatchObject({ id: id.toString(), status: "ended" });
+    expect(ended.txHash).toMatch(/^0x[0-9a-f]{64}$/);
+    expect(BigInt(ended.refund)).toBe(s.prepaid - (s.ratePerHour * (s.endedAt - s.startedAt)) / 3600n);
+    await waitFor("gasless session container removed", async () => (await sessionContainers(id)).length === 0, { proc: node });
   });
 
   it("latency: session tx mined → `ssh … true` succeeds (3 runs)", async () => {
