@@ -69,6 +69,8 @@ const envSchema = z.object({
   RENTAL_CONFIRMATIONS: z.coerce.number().int().min(0).optional(),
   /** How often the rentals watcher polls the chain (ms; default 250 on 31337, else 4000). */
   RENTAL_POLL_MS: z.coerce.number().int().min(10).optional(),
+  /** How often the node withdraws its rental earnings (ms; 0 disables). */
+  RENTAL_WITHDRAW_INTERVAL_MS: z.coerce.number().int().min(0).default(600_000),
 });
 
 export type NodeConfig = {
@@ -98,6 +100,7 @@ export type NodeConfig = {
     dockerHost: string | undefined;
     confirmations: number | undefined;
     pollIntervalMs: number | undefined;
+    withdrawIntervalMs: number;
   };
   chain:
     | {
@@ -165,6 +168,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
       dockerHost: e.DOCKER_HOST,
       confirmations: e.RENTAL_CONFIRMATIONS,
       pollIntervalMs: e.RENTAL_POLL_MS,
+      withdrawIntervalMs: e.RENTAL_WITHDRAW_INTERVAL_MS,
     },
     chain: e.RPC_URL
       ? {

@@ -129,6 +129,7 @@ async function startNode(): Promise<void> {
       DOCKER_ENABLED: "true",
       DOCKER_HOST: dockerHost,
       RENTAL_POLL_MS: "100",
+      RENTAL_WITHDRAW_INTERVAL_MS: "500",
       LOG_LEVEL: "info",
       INDEXER_URL: "",
     },
@@ -433,6 +434,39 @@ describe.skipIf(skip)("rentals e2e", () => {
     expect(ended.txHash).toMatch(/^0x[0-9a-f]{64}$/);
     expect(BigInt(ended.refund)).toBe(s.prepaid - (s.ratePerHour * (s.endedAt - s.startedAt)) / 3600n);
     await waitFor("gasless session container removed", async () => (await sessionContainers(id)).length === 0, { proc: node });
+  });
+
+  it("expiry: the node settles an expired session on-chain, tears it down and withdraws its earnings", async () => {
+    const pub = fs.readFileSync(`${key}.pub`, "utf8").trim();
+    const { id } = await createSession(pub);
+    await waitFor("session active", async () => (await getSession(id)).status === 2, { proc: node });
+    await waitFor("session ssh", async () => (await ssh(`s${id}`, key, "true")).code === 0, { proc: node });
+    await publicClient.request({ method: "evm_increaseTime" as never, params: [3700] as never });
+    await publicClient.request({ method: "evm_mine" as never, params: [] as never });
+    await waitFor("expired session settled", async () => (await getSession(id)).status === 3, { proc: node });
+    const [ended] = await publicClient.getContractEvents({
+      address: deployments.ComputeRental,
+      abi: computeRentalAbi,
+      eventName: "SessionEnded",
+      args: { sessionId: id },
+      fromBlock: 0n,
+    });
+    expect(ended?.args.endedBy).toBe(providerAccount.address);
+    expect(ended?.args.usedSeconds).toBe(3600n);
+    expect(ended?.args.refund).toBe(0n);
+    await waitFor("expired session container removed", async () => (await sessionContainers(id)).length === 0, { proc: node });
+    expect((await ssh(`s${id}`, key, "true")).code).toBe(255);
+    const credits = () =>
+      publicClient.readContract({ address: deployments.ComputeRental, abi: computeRentalAbi, functionName: "credits", args: [providerAccount.address, zeroAddress] });
+    await waitFor("earnings withdrawn", async () => (await credits()) === 0n, { proc: node });
+    const withdrawn = await publicClient.getContractEvents({
+      address: deployments.ComputeRental,
+      abi: computeRentalAbi,
+      eventName: "Withdrawn",
+      args: { account: providerAccount.address },
+      fromBlock: 0n,
+    });
+    expect(withdrawn.length).toBeGreaterThan(0);
   });
 
   it("latency: session tx mined → `ssh … true` succeeds (3 runs)", async () => {

@@ -221,6 +221,7 @@ async function startRentals(
     ssh: { host: rc.sshHost, port: ssh.port },
     confirmations: rc.confirmations,
     pollIntervalMs: rc.pollIntervalMs,
+    withdrawIntervalMs: rc.withdrawIntervalMs,
     logger: log,
   });
   await watcher.start();

@@ -485,7 +485,12 @@ export class RentalWatcher {
   // expiry and earnings
 
   private async settleExpired(): Promise<void> {
-    for (const s of this.opts.manager.expired()) {
+    // Expiry is chain time: take the later of our clock and the latest block's timestamp.
+    const active = this.store.list({ status: "active" });
+    if (active.length === 0) return;
+    const block = await this.opts.ctx.publicClient.getBlock({ blockTag: "latest" });
+    const now = Math.max(Math.floor(Date.now() / 1000), Number(block.timestamp));
+    for (const s of this.opts.manager.expired(now)) {
       if (this.stopped) return;
       if ((this.retryAt.get(`expire.${s.id}`) ?? 0) > Date.now()) continue;
       try {
