@@ -11,25 +11,39 @@ import { describe, expect, it } from "vitest";
 import { computeRegistryAbi, computeRentalAbi } from "../abis/index.ts";
 import { ComputeClient, parseProviderId, parseSession } from "./client.ts";
 import {
+  apiErrorFromResponse,
   ComputeApiError,
   ComputeContractError,
   ComputeError,
-  apiErrorFromResponse,
   decodeComputeError,
 } from "./errors.ts";
 
 const PROVIDER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 const account = privateKeyToAccount("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d");
 
-function reverted(abi: typeof computeRegistryAbi | typeof computeRentalAbi, errorName: string, args?: readonly unknown[]) {
+function reverted(
+  abi: typeof computeRegistryAbi | typeof computeRentalAbi,
+  errorName: string,
+  args?: readonly unknown[],
+) {
   const data = encodeErrorResult({ abi, errorName, args } as never);
-  const inner = new ContractFunctionRevertedError({ abi, data, functionName: "createSession" } as never);
-  return new ContractFunctionExecutionError(inner as BaseError, { abi: computeRentalAbi, functionName: "createSession", args: [] } as never);
+  const inner = new ContractFunctionRevertedError({
+    abi,
+    data,
+    functionName: "createSession",
+  } as never);
+  return new ContractFunctionExecutionError(
+    inner as BaseError,
+    { abi: computeRentalAbi, functionName: "createSession", args: [] } as never,
+  );
 }
 
 describe("decodeComputeError", () => {
   it("decodes a registry error raised through the rental contract", () => {
-    const err = decodeComputeError(reverted(computeRegistryAbi, "InsufficientGpus", [PROVIDER, 9n, 8n]), "createSession");
+    const err = decodeComputeError(
+      reverted(computeRegistryAbi, "InsufficientGpus", [PROVIDER, 9n, 8n]),
+      "createSession",
+    );
     expect(err).toBeInstanceOf(ComputeContractError);
     const e = err as ComputeContractError;
     expect(e.errorName).toBe("InsufficientGpus");
@@ -45,8 +59,14 @@ describe("decodeComputeError", () => {
   });
 
   it("decodes raw revert data the ABI of the call did not know", () => {
-    const data = encodeErrorResult({ abi: computeRegistryAbi, errorName: "ProviderNotActive", args: [PROVIDER] });
-    const raw = new BaseError("execution reverted", { cause: Object.assign(new Error("rpc"), { data }) as never });
+    const data = encodeErrorResult({
+      abi: computeRegistryAbi,
+      errorName: "ProviderNotActive",
+      args: [PROVIDER],
+    });
+    const raw = new BaseError("execution reverted", {
+      cause: Object.assign(new Error("rpc"), { data }) as never,
+    });
     const e = decodeComputeError(raw) as ComputeContractError;
     expect(e).toBeInstanceOf(ComputeContractError);
     expect(e.errorName).toBe("ProviderNotActive");
@@ -61,7 +81,16 @@ describe("decodeComputeError", () => {
 
 describe("apiErrorFromResponse", () => {
   it("unpacks the OpenAI-shaped error", async () => {
-    const res = new Response(JSON.stringify({ error: { message: "No such session.", type: "invalid_request_error", code: "session_not_found" } }), { status: 404 });
+    const res = new Response(
+      JSON.stringify({
+        error: {
+          message: "No such session.",
+          type: "invalid_request_error",
+          code: "session_not_found",
+        },
+      }),
+      { status: 404 },
+    );
     const e = await apiErrorFromResponse(res, "session 7");
     expect(e).toBeInstanceOf(ComputeApiError);
     expect(e).toBeInstanceOf(ComputeError);
@@ -72,7 +101,10 @@ describe("apiErrorFromResponse", () => {
   });
 
   it("handles non-JSON bodies", async () => {
-    const e = await apiErrorFromResponse(new Response("upstream down", { status: 502, statusText: "Bad Gateway" }), "x");
+    const e = await apiErrorFromResponse(
+      new Response("upstream down", { status: 502, statusText: "Bad Gateway" }),
+      "x",
+    );
     expect(e.code).toBe("http_502");
     expect(e.message).toBe("x: HTTP 502 Bad Gateway — upstream down");
   });
@@ -128,7 +160,14 @@ describe("parseSession", () => {
     });
   });
   it("reads contract-shaped records (numeric status, startedAt)", () => {
-    const s = parseSession({ sessionId: "1", status: 4, renter: account.address, provider: PROVIDER, token: zeroAddress, startedAt: "0" });
+    const s = parseSession({
+      sessionId: "1",
+      status: 4,
+      renter: account.address,
+      provider: PROVIDER,
+      token: zeroAddress,
+      startedAt: "0",
+    });
     expect(s.status).toBe("rejected");
     expect(s.activatedAt).toBeNull();
     expect(s.ssh).toBeNull();
@@ -137,7 +176,10 @@ describe("parseSession", () => {
 
 describe("ComputeClient", () => {
   it("reports an unreachable endpoint as a ComputeApiError", async () => {
-    const compute = new ComputeClient({ endpoint: "http://127.0.0.1:1", wallet: account });
+    const compute = new ComputeClient({
+      endpoint: "http://127.0.0.1:1",
+      wallet: account,
+    });
     const err = await compute.network().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ComputeApiError);
     expect((err as ComputeApiError).code).toBe("unreachable");
@@ -146,10 +188,23 @@ describe("ComputeClient", () => {
 
   it("surfaces the endpoint's HTTP errors with status and code", async () => {
     const fetchStub = (async () =>
-      new Response(JSON.stringify({ error: { message: "Unknown provider.", type: "invalid_request_error", code: "provider_not_found" } }), {
-        status: 404,
-      })) as unknown as typeof fetch;
-    const compute = new ComputeClient({ endpoint: "http://node.test/", wallet: account, fetch: fetchStub });
+      new Response(
+        JSON.stringify({
+          error: {
+            message: "Unknown provider.",
+            type: "invalid_request_error",
+            code: "provider_not_found",
+          },
+        }),
+        {
+          status: 404,
+        },
+      )) as unknown as typeof fetch;
+    const compute = new ComputeClient({
+      endpoint: "http://node.test/",
+      wallet: account,
+      fetch: fetchStub,
+    });
     const err = await compute.listProviders({ minGpus: 2 }).catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 404, code: "provider_not_found" });
   });
@@ -160,17 +215,39 @@ describe("ComputeClient", () => {
       seen = url;
       return new Response(JSON.stringify({ object: "list", data: [] }));
     }) as unknown as typeof fetch;
-    const compute = new ComputeClient({ endpoint: "http://node.test", wallet: account, fetch: fetchStub });
-    expect(await compute.listProviders({ minGpus: 2, model: "llama", active: "all" })).toEqual([]);
+    const compute = new ComputeClient({
+      endpoint: "http://node.test",
+      wallet: account,
+      fetch: fetchStub,
+    });
+    expect(
+      await compute.listProviders({
+        minGpus: 2,
+        model: "llama",
+        active: "all",
+      }),
+    ).toEqual([]);
     expect(seen).toBe("http://node.test/v1/providers?minGpus=2&model=llama&active=all");
   });
 
   it("validates arguments before touching the network", async () => {
-    const compute = new ComputeClient({ endpoint: "http://127.0.0.1:1", wallet: account });
-    await expect(compute.createSession({ providerId: PROVIDER, durationHours: 0, sshPublicKey: "k", gpuCount: 1 })).rejects.toMatchObject({
+    const compute = new ComputeClient({
+      endpoint: "http://127.0.0.1:1",
+      wallet: account,
+    });
+    await expect(
+      compute.createSession({
+        providerId: PROVIDER,
+        durationHours: 0,
+        sshPublicKey: "k",
+        gpuCount: 1,
+      }),
+    ).rejects.toMatchObject({
       code: "invalid_duration",
     });
-    await expect(compute.getSession("abc")).rejects.toMatchObject({ code: "invalid_session_id" });
+    await expect(compute.getSession("abc")).rejects.toMatchObject({
+      code: "invalid_session_id",
+    });
     expect(compute.address).toBe(account.address);
   });
 });

@@ -32,14 +32,14 @@ import {
   zeroAddress,
 } from "viem";
 import { computeRentalAbi, localUsdcAbi } from "../abis/index.ts";
-import { signEndSession, signGaslessSession } from "../x402/sessions.ts";
 import type { TypedDataSigner } from "../x402/eip3009.ts";
+import { signEndSession, signGaslessSession } from "../x402/sessions.ts";
 import {
+  apiErrorFromResponse,
   ComputeApiError,
   ComputeError,
   ComputeSessionError,
   ComputeTimeoutError,
-  apiErrorFromResponse,
   computeErrorsAbi,
   decodeComputeError,
 } from "./errors.ts";
@@ -79,7 +79,10 @@ export type SessionId = string | number | bigint;
 export function parseProviderId(providerId: string): Address {
   const raw = providerId.startsWith("provider-") ? providerId.slice("provider-".length) : providerId;
   if (!isAddress(raw, { strict: false })) {
-    throw new ComputeError("invalid_provider_id", `Invalid provider id '${providerId}': expected provider-0x… or an address.`);
+    throw new ComputeError(
+      "invalid_provider_id",
+      `Invalid provider id '${providerId}': expected provider-0x… or an address.`,
+    );
   }
   return getAddress(raw);
 }
@@ -91,10 +94,16 @@ function sessionIdOf(id: SessionId): bigint {
 }
 
 function isWalletClient(w: unknown): w is AnyWalletClient {
-  return typeof w === "object" && w !== null && "transport" in w && typeof (w as { request?: unknown }).request === "function";
+  return (
+    typeof w === "object" &&
+    w !== null &&
+    "transport" in w &&
+    typeof (w as { request?: unknown }).request === "function"
+  );
 }
 
-const big = (v: unknown): bigint => (v === undefined || v === null || v === "" ? 0n : BigInt(v as string | number | bigint));
+const big = (v: unknown): bigint =>
+  v === undefined || v === null || v === "" ? 0n : BigInt(v as string | number | bigint);
 const num = (v: unknown): number | null => {
   if (v === undefined || v === null || v === "" || v === 0 || v === "0") return null;
   const n = Number(v);
@@ -104,7 +113,9 @@ const num = (v: unknown): number | null => {
 /** The node's session JSON (bigints as strings) → {@link Session}. Also reads relayer/contract-shaped records. */
 export function parseSession(j: Record<string, unknown>): Session {
   const rawStatus = j.status;
-  const status = (typeof rawStatus === "number" ? STATUSES[rawStatus] : String(rawStatus ?? "").toLowerCase()) as SessionStatus;
+  const status = (
+    typeof rawStatus === "number" ? STATUSES[rawStatus] : String(rawStatus ?? "").toLowerCase()
+  ) as SessionStatus;
   const ssh = j.ssh as Partial<SshInfo> | null | undefined;
   return {
     id: String(j.id ?? j.sessionId),
@@ -129,6 +140,10 @@ export function parseSession(j: Record<string, unknown>): Session {
   };
 }
 
+function walletRequired(): ComputeError {
+  return new ComputeError("wallet_required", "This needs a wallet: pass `wallet` to ComputeClient.");
+}
+
 export class ComputeClient {
   readonly endpoint: string;
   readonly #options: ComputeClientOptions;
@@ -137,7 +152,6 @@ export class ComputeClient {
 
   constructor(options: ComputeClientOptions) {
     if (!options?.endpoint) throw new ComputeError("invalid_options", "ComputeClient: `endpoint` is required.");
-    if (!options.wallet) throw new ComputeError("invalid_options", "ComputeClient: `wallet` is required.");
     if (isWalletClient(options.wallet) && !options.wallet.account) {
       throw new ComputeError("invalid_options", "ComputeClient: the wallet client has no account.");
     }
@@ -149,6 +163,7 @@ export class ComputeClient {
   /** The renter's address. */
   get address(): Address {
     const w = this.#options.wallet;
+    if (!w) throw walletRequired();
     return isWalletClient(w) ? w.account.address : w.address;
   }
 
@@ -171,7 +186,11 @@ export class ComputeClient {
     const raw = await this.#api<Record<string, unknown>>("GET", "/v1/network", undefined, "network discovery");
     const contracts = (raw.contracts ?? {}) as Record<string, string>;
     if (typeof raw.chainId !== "number" || !contracts.ComputeRental || !contracts.ComputeRegistry) {
-      throw new ComputeApiError({ status: 200, code: "invalid_network", message: `${this.endpoint}/v1/network: missing chainId or contracts.` });
+      throw new ComputeApiError({
+        status: 200,
+        code: "invalid_network",
+        message: `${this.endpoint}/v1/network: missing chainId or contracts.`,
+      });
     }
     const net: NetworkInfo = {
       chainId: raw.chainId,
@@ -186,6 +205,7 @@ export class ComputeClient {
       rpcUrl: (raw.rpcUrl as string | null | undefined) ?? null,
     };
     const wallet = this.#options.wallet;
+    if (!wallet) throw walletRequired();
     const walletUrl = isWalletClient(wallet) ? (wallet.transport as { url?: string }).url : undefined;
     const rpcUrl = this.#options.rpcUrl ?? walletUrl ?? net.rpcUrl ?? "http://127.0.0.1:8545";
     const chain =
@@ -201,15 +221,21 @@ export class ComputeClient {
       this.#options.rpcUrl !== undefined || !isWalletClient(wallet)
         ? http(rpcUrl)
         : custom({ request: (args) => wallet.request(args as never) });
-    const publicClient = createPublicClient({ chain, transport }) as PublicClient;
+    const publicClient = createPublicClient({
+      chain,
+      transport,
+    }) as PublicClient;
     const walletClient: AnyWalletClient = isWalletClient(wallet)
       ? wallet
-      : createWalletClient({ account: wallet, chain, transport: http(rpcUrl) });
+      : (createWalletClient({ account: wallet, chain, transport: http(rpcUrl) }) as AnyWalletClient);
     const account = walletClient.account;
     if (isWalletClient(wallet)) {
       const id = await publicClient.getChainId();
       if (id !== net.chainId) {
-        throw new ComputeError("chain_mismatch", `The wallet's RPC is on chain ${id}, but ${this.endpoint} is on chain ${net.chainId}.`);
+        throw new ComputeError(
+          "chain_mismatch",
+          `The wallet's RPC is on chain ${id}, but ${this.endpoint} is on chain ${net.chainId}.`,
+        );
       }
     }
     const signer: TypedDataSigner = {
@@ -227,8 +253,15 @@ export class ComputeClient {
     try {
       res = await this.#fetch(url, {
         method,
-        headers: body === undefined ? { accept: "application/json" } : { "content-type": "application/json", accept: "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body, (_k, v) => (typeof v === "bigint" ? v.toString() : v)),
+        headers:
+          body === undefined
+            ? { accept: "application/json" }
+            : {
+                "content-type": "application/json",
+                accept: "application/json",
+              },
+        body:
+          body === undefined ? undefined : JSON.stringify(body, (_k, v) => (typeof v === "bigint" ? v.toString() : v)),
       });
     } catch (err) {
       throw new ComputeApiError({
@@ -260,7 +293,12 @@ export class ComputeClient {
   }
 
   /** The exact cost of a session: `ComputeRental.quote(provider, token, gpuCount, durationHours)`. */
-  async quote(p: { providerId: string; durationHours: number; gpuCount: number; paymentToken?: Address }): Promise<bigint> {
+  async quote(p: {
+    providerId: string;
+    durationHours: number;
+    gpuCount: number;
+    paymentToken?: Address;
+  }): Promise<bigint> {
     const ctx = await this.#ctx();
     return this.#read(ctx, "quote", [
       parseProviderId(p.providerId),
@@ -292,32 +330,61 @@ export class ComputeClient {
     const usdc = ctx.net.contracts.USDC;
     const token = p.paymentToken ? getAddress(p.paymentToken) : p.gasless ? usdc : zeroAddress;
     if (p.gasless && (token !== usdc || usdc === zeroAddress)) {
-      throw new ComputeError("gasless_requires_usdc", "Gasless sessions are paid in USDC (the relayer's authorization token).");
+      throw new ComputeError(
+        "gasless_requires_usdc",
+        "Gasless sessions are paid in USDC (the relayer's authorization token).",
+      );
     }
     progress("quoting");
     const hours = BigInt(p.durationHours);
     const gpus = BigInt(p.gpuCount);
     const cost = (await this.#read(ctx, "quote", [provider, token, gpus, hours])) as bigint;
-    const gasless =
-      p.gasless ?? (token !== zeroAddress && token === usdc && !(await this.#canPayGas(ctx, CREATE_GAS)));
+    const gasless = p.gasless ?? (token !== zeroAddress && token === usdc && !(await this.#canPayGas(ctx, CREATE_GAS)));
 
     let sessionId: string;
     let txHash: Hash;
     if (gasless) {
-      ({ sessionId, txHash } = await this.#createGasless(ctx, { provider, hours, gpus, cost, sshPublicKey: p.sshPublicKey, providerId: p.providerId, progress }));
+      ({ sessionId, txHash } = await this.#createGasless(ctx, {
+        provider,
+        hours,
+        gpus,
+        cost,
+        sshPublicKey: p.sshPublicKey,
+        providerId: p.providerId,
+        progress,
+      }));
     } else {
-      ({ sessionId, txHash } = await this.#createOnchain(ctx, { provider, hours, gpus, cost, token, sshPublicKey: p.sshPublicKey, progress }));
+      ({ sessionId, txHash } = await this.#createOnchain(ctx, {
+        provider,
+        hours,
+        gpus,
+        cost,
+        token,
+        sshPublicKey: p.sshPublicKey,
+        progress,
+      }));
     }
     progress("confirmed", { txHash, sessionId });
     progress("provisioning", { sessionId });
-    const session = await this.waitForSession(sessionId, { timeoutMs: p.timeoutMs, pollIntervalMs: p.pollIntervalMs });
+    const session = await this.waitForSession(sessionId, {
+      timeoutMs: p.timeoutMs,
+      pollIntervalMs: p.pollIntervalMs,
+    });
     progress("active", { sessionId });
     return { ...session, ssh: session.ssh as SshInfo, txHash, gasless };
   }
 
   async #createOnchain(
     ctx: Context,
-    a: { provider: Address; hours: bigint; gpus: bigint; cost: bigint; token: Address; sshPublicKey: string; progress: NonNullable<CreateSessionParameters["onProgress"]> },
+    a: {
+      provider: Address;
+      hours: bigint;
+      gpus: bigint;
+      cost: bigint;
+      token: Address;
+      sshPublicKey: string;
+      progress: NonNullable<CreateSessionParameters["onProgress"]>;
+    },
   ): Promise<{ sessionId: string; txHash: Hash }> {
     const rental = ctx.net.contracts.ComputeRental;
     if (a.token !== zeroAddress) {
@@ -329,7 +396,12 @@ export class ComputeClient {
       });
       if (allowance < a.cost) {
         a.progress("approving");
-        await this.#write(ctx, { address: a.token, abi: erc20Abi, functionName: "approve", args: [rental, a.cost] });
+        await this.#write(ctx, {
+          address: a.token,
+          abi: erc20Abi,
+          functionName: "approve",
+          args: [rental, a.cost],
+        });
       }
     }
     a.progress("submitting");
@@ -340,14 +412,26 @@ export class ComputeClient {
       args: [a.provider, a.hours, a.sshPublicKey, a.gpus, a.token],
       value: a.token === zeroAddress ? a.cost : 0n,
     });
-    const [ev] = parseEventLogs({ abi: computeRentalAbi, eventName: "SessionCreated", logs });
+    const [ev] = parseEventLogs({
+      abi: computeRentalAbi,
+      eventName: "SessionCreated",
+      logs,
+    });
     if (!ev) throw new ComputeError("event_missing", `No SessionCreated event in ${hash}.`);
     return { sessionId: ev.args.sessionId.toString(), txHash: hash };
   }
 
   async #createGasless(
     ctx: Context,
-    a: { provider: Address; hours: bigint; gpus: bigint; cost: bigint; sshPublicKey: string; providerId: string; progress: NonNullable<CreateSessionParameters["onProgress"]> },
+    a: {
+      provider: Address;
+      hours: bigint;
+      gpus: bigint;
+      cost: bigint;
+      sshPublicKey: string;
+      providerId: string;
+      progress: NonNullable<CreateSessionParameters["onProgress"]>;
+    },
   ): Promise<{ sessionId: string; txHash: Hash }> {
     const usdc = ctx.net.contracts.USDC;
     a.progress("signing");
@@ -374,7 +458,11 @@ export class ComputeClient {
     const sessionId = res.sessionId ?? res.id;
     const txHash = res.transaction ?? res.txHash;
     if (sessionId === undefined || typeof txHash !== "string") {
-      throw new ComputeApiError({ status: 200, code: "invalid_response", message: "gasless session: the response has no sessionId/transaction." });
+      throw new ComputeApiError({
+        status: 200,
+        code: "invalid_response",
+        message: "gasless session: the response has no sessionId/transaction.",
+      });
     }
     return { sessionId: String(sessionId), txHash: txHash as Hash };
   }
@@ -399,7 +487,8 @@ export class ComputeClient {
         }
       } catch (err) {
         // The endpoint may not have seen the session yet.
-        if (!(err instanceof ComputeApiError && (err.status === 404 || err.status >= 500 || err.status === 0))) throw err;
+        if (!(err instanceof ComputeApiError && (err.status === 404 || err.status >= 500 || err.status === 0)))
+          throw err;
       }
       if (Date.now() >= deadline) {
         throw new ComputeTimeoutError(
@@ -424,19 +513,57 @@ export class ComputeClient {
     const rental = ctx.net.contracts.ComputeRental;
     const gasless = opts.gasless ?? !(await this.#canPayGas(ctx, END_GAS));
     if (!gasless) {
-      const { hash, logs } = await this.#write(ctx, { address: rental, abi: computeRentalAbi, functionName: "endSession", args: [sid] });
-      const [ev] = parseEventLogs({ abi: computeRentalAbi, eventName: "SessionEnded", logs });
+      const { hash, logs } = await this.#write(ctx, {
+        address: rental,
+        abi: computeRentalAbi,
+        functionName: "endSession",
+        args: [sid],
+      });
+      const [ev] = parseEventLogs({
+        abi: computeRentalAbi,
+        eventName: "SessionEnded",
+        logs,
+      });
       if (!ev) throw new ComputeError("event_missing", `No SessionEnded event in ${hash}.`);
-      return { id: sid.toString(), refund: ev.args.refund, token: ev.args.token, txHash: hash, gasless: false, refundCredited: true };
+      return {
+        id: sid.toString(),
+        refund: ev.args.refund,
+        token: ev.args.token,
+        txHash: hash,
+        gasless: false,
+        refundCredited: true,
+      };
     }
     const nonce = (await this.#read(ctx, "nonces", [ctx.account.address])) as bigint;
-    const signed = await signEndSession({ signer: ctx.signer, chainId: ctx.net.chainId, rental, sessionId: sid, nonce });
+    const signed = await signEndSession({
+      signer: ctx.signer,
+      chainId: ctx.net.chainId,
+      rental,
+      sessionId: sid,
+      nonce,
+    });
     const base = this.#options.relayerUrl?.replace(/\/+$/, "") ?? this.endpoint;
-    const res = await this.#api<Record<string, unknown>>("DELETE", `/v1/sessions/${sid}`, signed, `end session ${sid}`, base);
+    const res = await this.#api<Record<string, unknown>>(
+      "DELETE",
+      `/v1/sessions/${sid}`,
+      signed,
+      `end session ${sid}`,
+      base,
+    );
     const txHash = String(res.txHash ?? res.transaction) as Hash;
-    const receipt = await ctx.publicClient.waitForTransactionReceipt({ hash: txHash });
-    const [ended] = parseEventLogs({ abi: computeRentalAbi, eventName: "SessionEnded", logs: receipt.logs });
-    const pushed = parseEventLogs({ abi: computeRentalAbi, eventName: "Withdrawn", logs: receipt.logs }).some(
+    const receipt = await ctx.publicClient.waitForTransactionReceipt({
+      hash: txHash,
+    });
+    const [ended] = parseEventLogs({
+      abi: computeRentalAbi,
+      eventName: "SessionEnded",
+      logs: receipt.logs,
+    });
+    const pushed = parseEventLogs({
+      abi: computeRentalAbi,
+      eventName: "Withdrawn",
+      logs: receipt.logs,
+    }).some(
       (l) => l.address.toLowerCase() === rental.toLowerCase() && getAddress(l.args.account) === ctx.account.address,
     );
     const refund = ended ? ended.args.refund : big(res.refund);
@@ -459,7 +586,11 @@ export class ComputeClient {
       functionName: "withdraw",
       args: [getAddress(token)],
     });
-    const [ev] = parseEventLogs({ abi: computeRentalAbi, eventName: "Withdrawn", logs });
+    const [ev] = parseEventLogs({
+      abi: computeRentalAbi,
+      eventName: "Withdrawn",
+      logs,
+    });
     return ev?.args.amount ?? 0n;
   }
 
@@ -481,7 +612,13 @@ export class ComputeClient {
   /** Simulates (so reverts surface as decoded custom errors without spending gas), sends, waits for the receipt. */
   async #write(
     ctx: Context,
-    call: { address: Address; abi: readonly unknown[]; functionName: string; args: readonly unknown[]; value?: bigint },
+    call: {
+      address: Address;
+      abi: readonly unknown[];
+      functionName: string;
+      args: readonly unknown[];
+      value?: bigint;
+    },
   ): Promise<{ hash: Hash; logs: import("viem").Log[] }> {
     const abi = [...(call.abi as never[]), ...(computeErrorsAbi as never[])];
     let hash: Hash;
@@ -494,7 +631,11 @@ export class ComputeClient {
         value: call.value,
         account: ctx.account,
       } as never);
-      hash = await ctx.walletClient.writeContract({ ...(request as object), chain: ctx.chain, account: ctx.account } as never);
+      hash = await ctx.walletClient.writeContract({
+        ...(request as object),
+        chain: ctx.chain,
+        account: ctx.account,
+      } as never);
     } catch (err) {
       throw decodeComputeError(err, call.functionName);
     }
@@ -513,13 +654,34 @@ export class ComputeClient {
     return balance >= gas * gasPrice;
   }
 
-  async #tokenDomain(ctx: Context, token: Address): Promise<{ name: string; version: string; chainId: number; verifyingContract: Address }> {
+  async #tokenDomain(
+    ctx: Context,
+    token: Address,
+  ): Promise<{
+    name: string;
+    version: string;
+    chainId: number;
+    verifyingContract: Address;
+  }> {
     try {
-      const [, name, version] = await ctx.publicClient.readContract({ address: token, abi: localUsdcAbi, functionName: "eip712Domain" });
-      return { name, version, chainId: ctx.net.chainId, verifyingContract: token };
+      const [, name, version] = await ctx.publicClient.readContract({
+        address: token,
+        abi: localUsdcAbi,
+        functionName: "eip712Domain",
+      });
+      return {
+        name,
+        version,
+        chainId: ctx.net.chainId,
+        verifyingContract: token,
+      };
     } catch {
-      return { name: "USD Coin", version: "2", chainId: ctx.net.chainId, verifyingContract: token };
+      return {
+        name: "USD Coin",
+        version: "2",
+        chainId: ctx.net.chainId,
+        verifyingContract: token,
+      };
     }
   }
 }
-

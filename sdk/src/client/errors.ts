@@ -7,13 +7,7 @@
  * - {@link ComputeSessionError}: the session ended up rejected/cancelled/ended instead of active.
  * - {@link ComputeTimeoutError}: the session did not become active in time.
  */
-import {
-  type Abi,
-  BaseError,
-  ContractFunctionRevertedError,
-  decodeErrorResult,
-  type Hex,
-} from "viem";
+import { type Abi, BaseError, ContractFunctionRevertedError, decodeErrorResult, type Hex } from "viem";
 import { computeRegistryAbi, computeRentalAbi, localUsdcAbi } from "../abis/index.ts";
 
 /** Every custom error the rental flow can revert with (the rental calls into the registry and the token). */
@@ -49,7 +43,14 @@ export class ComputeApiError extends ComputeError {
   readonly status: number;
   readonly type: string | undefined;
   readonly details: unknown;
-  constructor(p: { status: number; code: string; message: string; type?: string; details?: unknown; url?: string }) {
+  constructor(p: {
+    status: number;
+    code: string;
+    message: string;
+    type?: string;
+    details?: unknown;
+    url?: string;
+  }) {
     super(p.code, p.message);
     this.status = p.status;
     this.type = p.type;
@@ -96,9 +97,17 @@ export function decodeComputeError(err: unknown, functionName?: string): unknown
     }
     if (reverted.raw) {
       const decoded = tryDecode(reverted.raw);
-      if (decoded) return new ComputeContractError(decoded.errorName, decoded.args, { cause: err, functionName });
+      if (decoded)
+        return new ComputeContractError(decoded.errorName, decoded.args, {
+          cause: err,
+          functionName,
+        });
     }
-    if (reverted.reason) return new ComputeContractError("Error", [reverted.reason], { cause: err, functionName });
+    if (reverted.reason)
+      return new ComputeContractError("Error", [reverted.reason], {
+        cause: err,
+        functionName,
+      });
   }
   // Errors raised outside viem's contract helpers (e.g. estimateGas on a raw transaction): look for revert data.
   let data: Hex | undefined;
@@ -112,7 +121,11 @@ export function decodeComputeError(err: unknown, functionName?: string): unknown
   });
   if (data) {
     const decoded = tryDecode(data);
-    if (decoded) return new ComputeContractError(decoded.errorName, decoded.args, { cause: err, functionName });
+    if (decoded)
+      return new ComputeContractError(decoded.errorName, decoded.args, {
+        cause: err,
+        functionName,
+      });
   }
   return err;
 }
@@ -137,7 +150,12 @@ export async function apiErrorFromResponse(res: Response, what: string): Promise
   }
   const e = (body as { error?: unknown } | undefined)?.error;
   if (e && typeof e === "object") {
-    const o = e as { message?: unknown; code?: unknown; type?: unknown; details?: unknown };
+    const o = e as {
+      message?: unknown;
+      code?: unknown;
+      type?: unknown;
+      details?: unknown;
+    };
     return new ComputeApiError({
       status: res.status,
       code: typeof o.code === "string" ? o.code : `http_${res.status}`,
@@ -147,7 +165,11 @@ export async function apiErrorFromResponse(res: Response, what: string): Promise
     });
   }
   if (typeof e === "string") {
-    return new ComputeApiError({ status: res.status, code: `http_${res.status}`, message: `${what}: ${e} (HTTP ${res.status})` });
+    return new ComputeApiError({
+      status: res.status,
+      code: `http_${res.status}`,
+      message: `${what}: ${e} (HTTP ${res.status})`,
+    });
   }
   const snippet = text.length > 200 ? `${text.slice(0, 200)}…` : text;
   return new ComputeApiError({

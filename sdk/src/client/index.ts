@@ -1,3 +1,8 @@
-export { ComputeClient, parseProviderId, parseSession, type SessionId } from "./client.ts";
+export {
+  ComputeClient,
+  parseProviderId,
+  parseSession,
+  type SessionId,
+} from "./client.ts";
 export * from "./errors.ts";
 export type * from "./types.ts";

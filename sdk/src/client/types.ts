@@ -3,11 +3,15 @@ import type { Account, Address, Chain, Hash, Transport, WalletClient } from "vie
 /** What `GET {endpoint}/v1/network` answers. */
 export type NetworkInfo = {
   chainId: number;
-  contracts: { ComputeRegistry: Address; ComputeRental: Address; USDC: Address };
-  relayer?: string | null;
-  provider?: string | null;
+  contracts: {
+    ComputeRegistry: Address;
+    ComputeRental: Address;
+    USDC: Address;
+  };
+  relayer?: string | null | undefined;
+  provider?: string | null | undefined;
   ssh?: { host: string; port: number } | null;
-  rpcUrl?: string | null;
+  rpcUrl?: string | null | undefined;
 };
 
 export type ComputeWallet = WalletClient<Transport, Chain | undefined, Account> | Account;
@@ -16,13 +20,13 @@ export type ComputeClientOptions = {
   /** A node (`http://127.0.0.1:4007`) or the marketplace gateway. */
   endpoint: string;
   /** A viem WalletClient with an account, or a viem Account (then `rpcUrl` is used for the chain). */
-  wallet: ComputeWallet;
+  wallet?: ComputeWallet | undefined;
   /** JSON-RPC URL; default: the wallet client's transport, else `network.rpcUrl`, else http://127.0.0.1:8545. */
-  rpcUrl?: string;
+  rpcUrl?: string | undefined;
   /** Post gasless sessions straight to a relayer instead of through the endpoint. */
-  relayerUrl?: string;
+  relayerUrl?: string | undefined;
   /** `fetch` to use (tests). */
-  fetch?: typeof fetch;
+  fetch?: typeof fetch | undefined;
 };
 
 export type SessionStatus = "pending" | "active" | "ended" | "rejected" | "cancelled";
@@ -46,16 +50,16 @@ export type CreateSessionParameters = {
   sshPublicKey: string;
   gpuCount: number;
   /** ERC-20 (e.g. USDC) address; default ETH (address(0)), or USDC when `gasless`. */
-  paymentToken?: Address;
+  paymentToken?: Address | undefined;
   /** Pay through the relayer with a signed USDC authorization (no ETH needed). Default: automatic — gasless when
    * paying in USDC and the wallet cannot pay for gas. */
-  gasless?: boolean;
+  gasless?: boolean | undefined;
   /** Called as the session moves along. */
   onProgress?: (stage: CreateSessionStage, detail?: { txHash?: Hash; sessionId?: string }) => void;
   /** How long to wait for the provider to activate the session (ms). Default 120 000. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Poll interval for the session status (ms). Default 500. */
-  pollIntervalMs?: number;
+  pollIntervalMs?: number | undefined;
 };
 
 export type Session = {
@@ -89,7 +93,7 @@ export type CreateSessionReturnType = Session & {
 
 export type EndSessionParameters = {
   /** Force the gasless path (EIP-712 signature, relayer pays gas). Default: gasless when the wallet has no ETH. */
-  gasless?: boolean;
+  gasless?: boolean | undefined;
 };
 
 export type EndSessionDetails = {
@@ -103,17 +107,17 @@ export type EndSessionDetails = {
 };
 
 export type ProviderFilters = {
-  model?: string;
-  minGpus?: number;
-  minAvailableGpus?: number;
-  tee?: string;
-  maxPrice?: string;
-  token?: string;
-  sort?: string;
-  limit?: number;
-  offset?: number;
+  model?: string | undefined;
+  minGpus?: number | undefined;
+  minAvailableGpus?: number | undefined;
+  tee?: string | undefined;
+  maxPrice?: string | undefined;
+  token?: string | undefined;
+  sort?: string | undefined;
+  limit?: number | undefined;
+  offset?: number | undefined;
   /** Default true (only active providers); "all" for every provider. */
-  active?: boolean | "all";
+  active?: boolean | "all" | undefined;
 };
 
 export type ProviderRate = {
