@@ -71,6 +71,8 @@ type Context = {
 /** Gas units assumed when deciding whether the wallet can pay for a transaction itself. */
 const CREATE_GAS = 400_000n;
 const END_GAS = 200_000n;
+/** Lifetime of the signatures the client makes (gasless authorization, EndSession), in seconds. */
+const SIGNATURE_TTL = 600n;
 const STATUSES = ["none", "pending", "active", "ended", "rejected", "cancelled"] as const;
 
 export type SessionId = string | number | bigint;
@@ -445,6 +447,7 @@ export class ComputeClient {
       sshPublicKey: a.sshPublicKey,
       gpuCount: a.gpus,
       value: a.cost,
+      validBefore: (await this.#chainNow(ctx)) + SIGNATURE_TTL,
     });
     a.progress("relaying");
     const base = this.#options.relayerUrl?.replace(/\/+$/, "") ?? this.endpoint;
@@ -541,6 +544,7 @@ export class ComputeClient {
       rental,
       sessionId: sid,
       nonce,
+      deadline: (await this.#chainNow(ctx)) + SIGNATURE_TTL,
     });
     const base = this.#options.relayerUrl?.replace(/\/+$/, "") ?? this.endpoint;
     const res = await this.#api<Record<string, unknown>>(
@@ -644,6 +648,13 @@ export class ComputeClient {
       throw new ComputeError("transaction_reverted", `${call.functionName} reverted (transaction ${hash}).`);
     }
     return { hash, logs: receipt.logs };
+  }
+
+  /** The later of wall-clock and the latest block's time: signature windows are checked against the chain. */
+  async #chainNow(ctx: Context): Promise<bigint> {
+    const block = await ctx.publicClient.getBlock({ blockTag: "latest" });
+    const wall = BigInt(Math.floor(Date.now() / 1000));
+    return block.timestamp > wall ? block.timestamp : wall;
   }
 
   async #canPayGas(ctx: Context, gas: bigint): Promise<boolean> {

@@ -1,0 +1,378 @@
+/**
+ * The SDK and CLI end to end, as a renter uses them: a real anvil with the deployed contracts, the relayer, a real
+ * dockerd (private socket), the node from node/src/index.ts as a child process, and the real OpenSSH client.
+ * `ComputeClient.createSession` (ETH; USDC with approve; gasless with 0 ETH) → active with ssh info → `ssh … true`
+ * in the container → `endSession` → the refund equals the contract's formula to the wei. Typed errors from the
+ * contracts' custom errors. The `compute` CLI (sdk/bin/compute.mjs): rent → ssh → status → end.
+ */
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { computeRentalAbi } from "@jeju/compute-sdk/abis/index";
+import { registerProvider } from "@jeju/compute-sdk/actions/registerProvider";
+import type { Deployments } from "@jeju/compute-sdk/deployments";
+import { anvilAccounts } from "@jeju/compute-sdk/testing/anvil";
+import {
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  erc20Abi,
+  http,
+  type PublicClient,
+  parseEther,
+  zeroAddress,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureDocker, skipWithoutDocker } from "../../node/src/rentals/test-setup.ts";
+import { ComputeClient, ComputeContractError, type CreateSessionStage } from "../../sdk/src/index.ts";
+import { freePorts } from "../../tools/lib/ports.ts";
+import { type ManagedProcess, start, waitForHttp } from "../../tools/lib/process.ts";
+import { type Chain, fundedPayer, type RunningRelayer, startChain, startRelayer } from "./x402-harness.ts";
+
+const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..", "..");
+const TSX_CLI = path.join(REPO, "node_modules", "tsx", "dist", "cli.mjs");
+const COMPUTE_BIN = path.join(REPO, "sdk", "bin", "compute.mjs");
+const RATE = parseEther("0.01"); // wei per GPU-hour
+const USDC_RATE = 2_000_000n; // 2 USDC per GPU-hour
+const skip = skipWithoutDocker();
+
+const providerAccount = privateKeyToAccount(anvilAccounts[1].privateKey);
+const renterAccount = privateKeyToAccount(anvilAccounts[4].privateKey);
+const cliRenterKey = anvilAccounts[5].privateKey;
+
+let chainH: Chain;
+let relayer: RunningRelayer;
+let deployments: Deployments;
+let dir: string;
+let node: ManagedProcess | undefined;
+let nodeUrl: string;
+let sshPort: number;
+let dockerHost: string;
+let key: string;
+let pub: string;
+let publicClient: PublicClient;
+let anvilChain: ReturnType<typeof defineChain>;
+
+function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeout = 60_000) {
+  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(cmd, args, { env, timeout, cwd: REPO }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
+      resolve({ code, stdout: stdout.toString(), stderr: stderr.toString() });
+    });
+  });
+}
+
+const SSH_OPTS = [
+  "StrictHostKeyChecking=no",
+  "UserKnownHostsFile=/dev/null",
+  "BatchMode=yes",
+  "IdentitiesOnly=yes",
+  "LogLevel=ERROR",
+  "ConnectTimeout=5",
+];
+
+const ssh = (s: { host: string; port: number; username: string }, command: string) =>
+  sh("ssh", [
+    "-p",
+    String(s.port),
+    "-i",
+    key,
+    ...SSH_OPTS.flatMap((o) => ["-o", o]),
+    `${s.username}@${s.host}`,
+    command,
+  ]);
+
+const onchainSession = (id: string) =>
+  publicClient.readContract({
+    address: deployments.ComputeRental,
+    abi: computeRentalAbi,
+    functionName: "getSession",
+    args: [BigInt(id)],
+  });
+
+/** The contract's refund formula: prepaid − rate × max(gpus, 1) × seconds used / 3600. */
+async function expectedRefund(id: string): Promise<bigint> {
+  const s = await onchainSession(id);
+  const units = BigInt(s.gpuCount) > 0n ? BigInt(s.gpuCount) : 1n;
+  const used = s.startedAt === 0n ? 0n : s.endedAt - s.startedAt;
+  return s.prepaid - (s.ratePerHour * units * used) / 3600n;
+}
+
+const usdcBalance = (of: `0x${string}`) =>
+  publicClient.readContract({ address: deployments.USDC, abi: erc20Abi, functionName: "balanceOf", args: [of] });
+
+describe.skipIf(skip)("sdk e2e", () => {
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "compute-sdk-e2e-"));
+    const [dh, ports] = await Promise.all([ensureDocker(), freePorts(2)]);
+    dockerHost = dh;
+    nodeUrl = `http://127.0.0.1:${ports[0]}`;
+    sshPort = ports[1] as number;
+    chainH = await startChain();
+    deployments = chainH.deployments;
+    fs.copyFileSync(path.join(chainH.tmp, "deployments.json"), path.join(dir, "deployments.json"));
+    relayer = await startRelayer(chainH);
+    anvilChain = defineChain({
+      id: 31337,
+      name: "anvil",
+      nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+      rpcUrls: { default: { http: [chainH.anvil.rpcUrl] } },
+    });
+    publicClient = createPublicClient({
+      chain: anvilChain,
+      transport: http(chainH.anvil.rpcUrl),
+      pollingInterval: 50,
+    }) as PublicClient;
+    await registerProvider({
+      walletClient: createWalletClient({
+        chain: anvilChain,
+        transport: http(chainH.anvil.rpcUrl),
+        account: providerAccount,
+      }),
+      registry: deployments.ComputeRegistry,
+      endpoint: nodeUrl,
+      pricePerHour: RATE,
+      stake: parseEther("0.1"),
+      tokenPrices: [{ token: deployments.USDC, pricePerHour: USDC_RATE }],
+    });
+    await chainH.mint(renterAccount.address, 100_000_000n);
+    key = path.join(dir, "renter");
+    const r = await sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "sdk-renter", "-f", key]);
+    if (r.code !== 0) throw new Error(r.stderr);
+    pub = fs.readFileSync(`${key}.pub`, "utf8").trim();
+    node = start(process.execPath, [TSX_CLI, "node/src/index.ts"], {
+      name: "node",
+      cwd: REPO,
+      logFile: path.join(dir, "node.log"),
+      env: {
+        ...process.env,
+        RPC_URL: chainH.anvil.rpcUrl,
+        PRIVATE_KEY: anvilAccounts[1].privateKey,
+        DEPLOYMENTS_FILE: path.join(dir, "deployments.json"),
+        COMPUTE_PORT: String(new URL(nodeUrl).port),
+        COMPUTE_HOST: "127.0.0.1",
+        SSH_PORT: String(sshPort),
+        SSH_HOST: "127.0.0.1",
+        MODEL_BACKEND: "mock",
+        DATA_DIR: path.join(dir, "data"),
+        RELAYER_URL: relayer.url,
+        HEARTBEAT_INTERVAL_MS: "0",
+        DOCKER_ENABLED: "true",
+        DOCKER_HOST: dockerHost,
+        RENTAL_POLL_MS: "100",
+        LOG_LEVEL: "info",
+        INDEXER_URL: "",
+      },
+    });
+    await waitForHttp(`${nodeUrl}/health`, { timeoutMs: 60_000, proc: node });
+  }, 180_000);
+
+  afterAll(async () => {
+    await node?.stop();
+    if (dockerHost) {
+      const r = await sh("docker", ["ps", "-aq", "--filter", `label=compute.provider=${providerAccount.address}`], {
+        ...process.env,
+        DOCKER_HOST: dockerHost,
+      });
+      const ids = r.stdout.split("\n").filter((l) => l !== "");
+      if (ids.length > 0) await sh("docker", ["rm", "-f", ...ids], { ...process.env, DOCKER_HOST: dockerHost });
+    }
+    await relayer?.close();
+    await chainH?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const client = () =>
+    new ComputeClient({
+      endpoint: nodeUrl,
+      wallet: createWalletClient({ chain: anvilChain, transport: http(chainH.anvil.rpcUrl), account: renterAccount }),
+    });
+
+  it("discovers the chain and contracts from /v1/network", async () => {
+    const net = await client().network();
+    expect(net).toMatchObject({
+      chainId: 31337,
+      contracts: {
+        ComputeRegistry: deployments.ComputeRegistry,
+        ComputeRental: deployments.ComputeRental,
+        USDC: deployments.USDC,
+      },
+    });
+  });
+
+  it("createSession (ETH) → active with ssh info → ssh into the container → endSession refunds to the wei", async () => {
+    const compute = client();
+    const stages: CreateSessionStage[] = [];
+    const session = await compute.createSession({
+      providerId: `provider-${providerAccount.address}`,
+      durationHours: 2,
+      sshPublicKey: pub,
+      gpuCount: 0,
+      onProgress: (stage) => stages.push(stage),
+    });
+    expect(stages).toEqual(["quoting", "submitting", "confirmed", "provisioning", "active"]);
+    expect(session).toMatchObject({
+      status: "active",
+      provider: providerAccount.address,
+      renter: renterAccount.address,
+      token: zeroAddress,
+      prepaid: RATE * 2n,
+      ratePerHour: RATE,
+      gasless: false,
+      ssh: { host: "127.0.0.1", port: sshPort, username: `s${session.id}` },
+    });
+    expect(session.txHash).toMatch(/^0x[0-9a-f]{64}$/);
+    expect(session.expiresAt).toBeGreaterThan(Math.floor(Date.now() / 1000));
+
+    const r = await ssh(session.ssh, "true");
+    expect(r.code, r.stderr).toBe(0);
+    expect((await compute.getSession(session.id)).status).toBe("active");
+
+    await publicClient.request({ method: "evm_increaseTime" as never, params: [1234] as never });
+    const creditBefore = await compute.credits();
+    const refund = await compute.endSession(session.id);
+    expect(refund).toBe(await expectedRefund(session.id));
+    expect(refund).toBeGreaterThan(0n);
+    expect(refund).toBeLessThan(RATE * 2n);
+    expect((await compute.credits()) - creditBefore).toBe(refund);
+    const walletBefore = await publicClient.getBalance({ address: renterAccount.address });
+    expect(await compute.withdraw()).toBe(refund + creditBefore);
+    expect(await publicClient.getBalance({ address: renterAccount.address })).toBeGreaterThan(walletBefore);
+  });
+
+  it("createSession in USDC approves the exact cost first; the refund is credited in USDC", async () => {
+    const compute = client();
+    const stages: CreateSessionStage[] = [];
+    const before = await usdcBalance(renterAccount.address);
+    const session = await compute.createSession({
+      providerId: providerAccount.address,
+      durationHours: 3,
+      sshPublicKey: pub,
+      gpuCount: 0,
+      paymentToken: deployments.USDC,
+      onProgress: (stage) => stages.push(stage),
+    });
+    expect(stages).toEqual(["quoting", "approving", "submitting", "confirmed", "provisioning", "active"]);
+    expect(session).toMatchObject({ token: deployments.USDC, prepaid: USDC_RATE * 3n, gasless: false });
+    expect(before - (await usdcBalance(renterAccount.address))).toBe(USDC_RATE * 3n);
+    expect(
+      await publicClient.readContract({
+        address: deployments.USDC,
+        abi: erc20Abi,
+        functionName: "allowance",
+        args: [renterAccount.address, deployments.ComputeRental],
+      }),
+    ).toBe(0n);
+    const refund = await compute.endSession(session.id);
+    expect(refund).toBe(await expectedRefund(session.id));
+    expect(await compute.credits(deployments.USDC)).toBe(refund);
+  });
+
+  it("decodes the contracts' custom errors into ComputeContractError", async () => {
+    const compute = client();
+    const err = await compute
+      .createSession({ providerId: providerAccount.address, durationHours: 1, sshPublicKey: pub, gpuCount: 2 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ComputeContractError);
+    expect(err).toMatchObject({ errorName: "InsufficientGpus", args: [providerAccount.address, 2n, 0n] });
+    const empty = await compute
+      .createSession({ providerId: providerAccount.address, durationHours: 1, sshPublicKey: "", gpuCount: 0 })
+      .catch((e: unknown) => e);
+    expect(empty).toMatchObject({ errorName: "SshKeyEmpty", code: "contract_revert" });
+    const stranger = privateKeyToAccount(anvilAccounts[6].privateKey).address;
+    const notProvider = await compute
+      .createSession({ providerId: stranger, durationHours: 1, sshPublicKey: pub, gpuCount: 0 })
+      .catch((e: unknown) => e);
+    expect(notProvider).toBeInstanceOf(ComputeContractError);
+    expect((notProvider as ComputeContractError).errorName).toBe("ProviderNotActive");
+  });
+
+  it("gasless: a renter with USDC and 0 ETH rents and ends; the refund lands in the wallet", async () => {
+    const payer = await fundedPayer(chainH, 10_000_000n);
+    const compute = new ComputeClient({ endpoint: nodeUrl, wallet: payer, rpcUrl: chainH.anvil.rpcUrl });
+    const stages: CreateSessionStage[] = [];
+    const session = await compute.createSession({
+      providerId: `provider-${providerAccount.address}`,
+      durationHours: 2,
+      sshPublicKey: pub,
+      gpuCount: 0,
+      paymentToken: deployments.USDC,
+      onProgress: (stage) => stages.push(stage),
+    });
+    expect(stages).toEqual(["quoting", "signing", "relaying", "confirmed", "provisioning", "active"]);
+    expect(session).toMatchObject({
+      renter: payer.address,
+      token: deployments.USDC,
+      prepaid: USDC_RATE * 2n,
+      gasless: true,
+    });
+    expect((await ssh(session.ssh, "true")).code).toBe(0);
+    await publicClient.request({ method: "evm_increaseTime" as never, params: [600] as never });
+    const before = await usdcBalance(payer.address);
+    const ended = await compute.endSessionDetailed(session.id);
+    expect(ended).toMatchObject({ gasless: true, refundCredited: false, token: deployments.USDC });
+    expect(ended.refund).toBe(await expectedRefund(session.id));
+    expect((await usdcBalance(payer.address)) - before).toBe(ended.refund);
+    expect(await compute.credits(deployments.USDC)).toBe(0n);
+    expect(await publicClient.getBalance({ address: payer.address })).toBe(0n);
+  });
+
+  it("the compute CLI: rent → ssh → status → end, with readable errors and exit codes", async () => {
+    const env = { ...process.env, PRIVATE_KEY: cliRenterKey, COMPUTE_ENDPOINT: nodeUrl, RPC_URL: chainH.anvil.rpcUrl };
+    const help = await sh(process.execPath, [COMPUTE_BIN, "--help"], env);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("compute rent --provider <id>");
+
+    const rent = await sh(
+      process.execPath,
+      [
+        COMPUTE_BIN,
+        "rent",
+        "--provider",
+        `provider-${providerAccount.address}`,
+        "--hours",
+        "1",
+        "--gpus",
+        "0",
+        "--key",
+        `${key}.pub`,
+      ],
+      env,
+    );
+    expect(rent.code, rent.stderr).toBe(0);
+    expect(rent.stderr).toContain("→ Quoting the price on-chain…");
+    expect(rent.stderr).toContain("✓ Session active");
+    const id = /Session (\d+) is active/.exec(rent.stdout)?.[1];
+    expect(id, rent.stdout).toBeDefined();
+    expect(rent.stdout).toContain(`ssh -p ${sshPort} -i ${key} s${id}@127.0.0.1`);
+
+    const inside = await sh(
+      process.execPath,
+      [COMPUTE_BIN, "ssh", String(id), "-i", key, ...SSH_OPTS.flatMap((o) => ["-o", o]), "--", "exit 3"],
+      env,
+    );
+    expect(inside.code, inside.stderr).toBe(3);
+
+    const status = await sh(process.execPath, [COMPUTE_BIN, "status", String(id)], env);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toContain(`Session ${id}: active`);
+
+    const end = await sh(process.execPath, [COMPUTE_BIN, "end", String(id)], env);
+    expect(end.code, end.stderr).toBe(0);
+    const refund = await expectedRefund(String(id));
+    expect(end.stdout).toContain(`Session ${id} ended. Refund: `);
+    expect(end.stdout).toContain("compute withdraw --token eth");
+    expect(refund).toBeGreaterThan(0n);
+
+    const again = await sh(process.execPath, [COMPUTE_BIN, "end", String(id)], env);
+    expect(again.code).toBe(1);
+    expect(again.stderr.trim()).toBe(`error: endSession reverted: SessionNotOpen(${id}, 3)`);
+    expect(again.stderr).not.toContain("    at ");
+
+    const usage = await sh(process.execPath, [COMPUTE_BIN, "rent", "--hours", "1"], env);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain("error: rent: --provider <id> is required.");
+  });
+});
