@@ -12,6 +12,8 @@
  * Environment: DEV_VERBOSE=1 streams every child's log lines; MAX_RENTALS (default 4); DEV_USDC_PRICE_PER_HOUR
  * (USDC units per GPU-hour, default 500000 with GPUs, 100000 CPU-only); MODEL_BACKEND is passed to the node.
  */
+import { execFile, spawnSync } from "node:child_process";
+import { promisify } from "node:util";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { localUsdcAbi } from "@jeju/compute-sdk/abis/index";
@@ -125,6 +127,37 @@ function spawnChild(name: string, command: string, args: string[], opts: { cwd?:
   return proc;
 }
 
+/** Set when this run started the private dockerd (tools/docker/dockerd.sh), so Ctrl-C stops it again. */
+let startedDockerd = false;
+const DOCKERD_SH = path.join(REPO_ROOT, "tools", "docker", "dockerd.sh");
+
+function stopDockerd(): void {
+  if (!startedDockerd) return;
+  startedDockerd = false;
+  const t = performance.now();
+  spawnSync("bash", [DOCKERD_SH, "stop"], { stdio: "ignore" });
+  console.log(`${dim("■")} dockerd stopped ${dim(`(${secs(performance.now() - t)})`)}`);
+}
+
+/**
+ * Docker for rentals: the private dockerd on its own socket (started here unless it already runs) and the
+ * offline session image. Without Debian's docker.io the node runs without rentals.
+ */
+async function startDocker(): Promise<string | undefined> {
+  const hasDockerd = spawnSync("sh", ["-c", "command -v dockerd"], { stdio: "ignore" }).status === 0;
+  if (!hasDockerd) return undefined;
+  const running = spawnSync("bash", [DOCKERD_SH, "status"], { stdio: "ignore" }).status === 0;
+  const { stdout: out } = await promisify(execFile)("bash", [DOCKERD_SH, "start"], { encoding: "utf8" });
+  startedDockerd = !running;
+  const dockerHost = /DOCKER_HOST=(\S+)/.exec(out)?.[1];
+  if (dockerHost === undefined) throw new Error(`dockerd.sh start printed no DOCKER_HOST: ${out}`);
+  await promisify(execFile)("bash", [path.join(REPO_ROOT, "tools", "docker", "build-base-image.sh")], {
+    env: { ...process.env, DOCKER_HOST: dockerHost },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return dockerHost;
+}
+
 async function shutdown(code: number): Promise<never> {
   if (shuttingDown) {
     // tsx re-sends the signal it relays when it missed our acknowledgement, and a terminal Ctrl-C reaches
@@ -142,6 +175,7 @@ async function shutdown(code: number): Promise<never> {
     await c.stop(8_000);
     console.log(`${dim("■")} ${c.name} stopped ${dim(`(${secs(performance.now() - t)})`)}`);
   }
+  stopDockerd();
   const left = children.filter((c) => c.pid !== undefined && groupAlive(c.pid));
   if (left.length > 0) console.error(red(`still running: ${left.map((c) => `${c.name} (pgid ${c.pid})`).join(", ")}`));
   process.exit(code);
@@ -337,6 +371,11 @@ async function main(): Promise<void> {
     });
   }
 
+  const dockerHost = await step("docker for rentals (private dockerd, session image)", startDocker);
+  if (dockerHost === undefined) {
+    console.log(dim("  dockerd not installed (Debian docker.io): the node runs without rentals"));
+  }
+
   await step(`node on ${NODE_URL} (embedded model; SSH on ${PORTS.ssh})`, async () => {
     const proc = spawnChild("node", process.execPath, [TSX_CLI, "node/src/index.ts"], {
       env: {
@@ -349,6 +388,7 @@ async function main(): Promise<void> {
         INDEXER_URL,
         DEPLOYMENTS_FILE,
         DATA_DIR: path.join(DATA_DIR, "node"),
+        ...(dockerHost !== undefined ? { DOCKER_HOST: dockerHost } : { DOCKER_ENABLED: "false" }),
         ...(hasRelayer ? { RELAYER_URL } : {}),
       },
     });
