@@ -231,6 +231,7 @@ describe.skipIf(skip)("sdk e2e", () => {
     expect((await compute.getSession(session.id)).status).toBe("active");
 
     await publicClient.request({ method: "evm_increaseTime" as never, params: [1234] as never });
+    await publicClient.request({ method: "evm_mine" as never, params: [] as never });
     const creditBefore = await compute.credits();
     const refund = await compute.endSession(session.id);
     expect(refund).toBe(await expectedRefund(session.id));
@@ -310,6 +311,7 @@ describe.skipIf(skip)("sdk e2e", () => {
     });
     expect((await ssh(session.ssh, "true")).code).toBe(0);
     await publicClient.request({ method: "evm_increaseTime" as never, params: [600] as never });
+    await publicClient.request({ method: "evm_mine" as never, params: [] as never });
     const before = await usdcBalance(payer.address);
     const ended = await compute.endSessionDetailed(session.id);
     expect(ended).toMatchObject({ gasless: true, refundCredited: false, token: deployments.USDC });
