@@ -33,6 +33,8 @@ const envSchema = z.object({
   /** `alias=model` pairs, comma separated: `llama2=compute-tiny`. */
   MODEL_ALIASES: z.preprocess(emptyToUndefined, z.string().default("")),
   LLAMA_CONTEXT_SIZE: z.coerce.number().int().min(0).default(0),
+  /** CPU threads for the embedded engine; 0 = automatic (1 for tiny models). */
+  LLAMA_THREADS: z.coerce.number().int().min(0).max(512).default(0),
   LLAMA_SEQUENCES: z.coerce.number().int().min(1).max(64).default(1),
   LLAMA_GPU: z.preprocess(emptyToUndefined, z.enum(["auto", "cuda", "vulkan", "metal", "false"]).default("auto")),
   MAX_BODY_BYTES: z.coerce.number().int().min(1).default(4 * 1024 * 1024),
@@ -82,7 +84,7 @@ export type NodeConfig = {
   openaiApiKey: string | undefined;
   modelPath: string;
   modelAliases: Record<string, string>;
-  llama: { contextSize: number | undefined; sequences: number; gpu: "auto" | "cuda" | "vulkan" | "metal" | false };
+  llama: { contextSize: number | undefined; threads: number | undefined; sequences: number; gpu: "auto" | "cuda" | "vulkan" | "metal" | false };
   maxBodyBytes: number;
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
@@ -147,6 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     modelAliases: parseAliases(e.MODEL_ALIASES),
     llama: {
       contextSize: e.LLAMA_CONTEXT_SIZE === 0 ? undefined : e.LLAMA_CONTEXT_SIZE,
+      threads: e.LLAMA_THREADS === 0 ? undefined : e.LLAMA_THREADS,
       sequences: e.LLAMA_SEQUENCES,
       gpu: e.LLAMA_GPU === "false" ? false : e.LLAMA_GPU,
     },

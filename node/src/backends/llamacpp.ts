@@ -52,6 +52,8 @@ export type LlamaCppBackendOptions = {
   /** Parallel sequences (requests generating at once). */
   sequences?: number;
   gpu?: "auto" | "cuda" | "vulkan" | "metal" | false;
+  /** CPU threads for generation; default 1 for models under 64 MiB, else node-llama-cpp's choice. */
+  threads?: number;
   /** Tokens generated when a request sets no limit. */
   defaultMaxTokens?: number;
   /** Sampling temperature when a request sets none. */
@@ -59,6 +61,7 @@ export type LlamaCppBackendOptions = {
 };
 
 export const DEFAULT_MAX_TOKENS = 256;
+const TINY_MODEL_BYTES = 64 * 2 ** 20;
 
 /** A small FIFO pool of LlamaCompletion objects, one per context sequence. */
 class SequencePool {
@@ -172,7 +175,15 @@ export class LlamaCppBackend implements Backend {
       },
     });
     const contextSize = options.contextSize ?? Math.min(model.trainContextSize, 4096);
-    const context = await model.createContext({ contextSize, sequences: options.sequences ?? 1 });
+    // node-llama-cpp defaults to max(4, cores) threads. For a tiny model the per-token work is so small that
+    // thread hand-offs dominate, and on a busy 2-core host decoding drops from ~1,400 to ~6 tokens/s (measured
+    // with node/scripts/check-model.ts), so small models get one thread unless LLAMA_THREADS says otherwise.
+    const threads = options.threads ?? (file.size < TINY_MODEL_BYTES ? 1 : undefined);
+    const context = await model.createContext({
+      contextSize,
+      sequences: options.sequences ?? 1,
+      ...(threads !== undefined ? { threads } : {}),
+    });
     const backend = new LlamaCppBackend({
       modelId,
       llama,
@@ -189,6 +200,7 @@ export class LlamaCppBackend implements Backend {
         ms: Math.round(performance.now() - started),
         contextSize: context.contextSize,
         sequences: context.totalSequences,
+        threads: context.currentThreads,
         chatWrapper: backend.chatWrapper.wrapperName,
         gpu: llama.gpu,
       },
@@ -349,7 +361,7 @@ export class LlamaCppBackend implements Backend {
 
   #embeddingContext(): Promise<LlamaEmbeddingContext> {
     this.#embedding ??= this.model
-      .createEmbeddingContext({ contextSize: this.context.contextSize })
+      .createEmbeddingContext({ contextSize: this.context.contextSize, threads: this.context.currentThreads })
       .catch((err: unknown) => {
         this.#embedding = undefined;
         throw err;

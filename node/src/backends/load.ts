@@ -42,6 +42,7 @@ export async function loadBackends(config: NodeConfig, log: Logger): Promise<Bac
               log,
               contextSize: config.llama.contextSize,
               sequences: config.llama.sequences,
+              threads: config.llama.threads,
               gpu: config.llama.gpu,
             }),
           );
