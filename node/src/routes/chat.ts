@@ -5,10 +5,9 @@ import {
   type ChatCompletion,
   type ChatCompletionChunk,
   type ChatCompletionRequest,
-  chatCompletionRequestSchema,
   messageText,
   nowSeconds,
-  parseRequest,
+  parseChatRequest,
   randomId,
   SSE_DONE,
   sseData,
@@ -29,7 +28,7 @@ export function chatCompletionsRoute(ctx: InferenceContext): Hono {
   const app = new Hono();
 
   app.post("/", async (c) => {
-    const body = parseRequest(chatCompletionRequestSchema, await readJsonBody(c, ctx.maxBodyBytes));
+    const body = parseChatRequest(await readJsonBody(c, ctx.maxBodyBytes));
     const route = await ctx.registry.resolve(body.model);
     const deadline = ctx.inflight.begin(clientGone(c), ctx.requestTimeoutMs);
     const n = body.n ?? 1;

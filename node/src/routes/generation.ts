@@ -57,15 +57,18 @@ export async function generateAll<P extends { choiceIndex: number }>(
   once: (params: P) => Promise<GenerationResult>,
   params: readonly P[],
 ): Promise<CollectedChoice[]> {
-  const choice = (r: GenerationResult, index: number): CollectedChoice => ({
+  if (params.length === 1 && params[0] !== undefined) return [choice(await once(params[0]), 0)];
+  return (await Promise.all(params.map(once))).map(choice);
+}
+
+function choice(r: GenerationResult, index: number): CollectedChoice {
+  return {
     index,
     text: r.text,
     finishReason: r.finishReason,
     promptTokens: r.promptTokens,
     completionTokens: r.completionTokens,
-  });
-  if (params.length === 1 && params[0] !== undefined) return [choice(await once(params[0]), 0)];
-  return (await Promise.all(params.map(once))).map(choice);
+  };
 }
 
 /** Run generations to the end and gather each choice's text and counts. */

@@ -154,3 +154,85 @@ export function parseRequest<T extends z.ZodType>(schema: T, input: unknown): z.
   if (!result.success) throw zodToOpenAIError(result.error, input);
   return result.data;
 }
+
+const CHAT_ROLES = new Set(["system", "developer", "user", "assistant", "tool"]);
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const nullishNum = (v: unknown, min: number, max: number, int: boolean): boolean =>
+  v == null || (typeof v === "number" && Number.isFinite(v) && v >= min && v <= max && (!int || Number.isSafeInteger(v)));
+
+/**
+ * The common valid chat body, checked by hand (zod costs several µs a request): string contents, the
+ * usual sampling fields. Returns what `chatCompletionRequestSchema` would, or undefined when the body
+ * has anything else (then zod decides, and words any error).
+ */
+function fastChatRequest(input: unknown): ChatCompletionRequest | undefined {
+  if (!isObj(input)) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const key in input) {
+    if (!Object.hasOwn(input, key)) return undefined;
+    const v = input[key];
+    switch (key) {
+      case "model":
+        if (typeof v !== "string" || v.length === 0) return undefined;
+        break;
+      case "messages": {
+        if (!Array.isArray(v) || v.length === 0) return undefined;
+        const messages: ChatMessage[] = new Array(v.length);
+        for (let i = 0; i < v.length; i++) {
+          const m: unknown = v[i];
+          if (!isObj(m)) return undefined;
+          const msg: Record<string, unknown> = {};
+          for (const mk in m) {
+            if (!Object.hasOwn(m, mk)) return undefined;
+            const mv = m[mk];
+            if (mk === "role") {
+              if (typeof mv !== "string" || !CHAT_ROLES.has(mv)) return undefined;
+            } else if (mk === "content") {
+              if (mv !== null && typeof mv !== "string") return undefined;
+            } else if (mk === "name" || mk === "tool_call_id") {
+              if (typeof mv !== "string") return undefined;
+            } else return undefined;
+            msg[mk] = mv;
+          }
+          if (msg.role === undefined) return undefined;
+          messages[i] = msg as ChatMessage;
+        }
+        out.messages = messages;
+        continue;
+      }
+      case "temperature":
+        if (!nullishNum(v, 0, 2, false)) return undefined;
+        break;
+      case "top_p":
+        if (!nullishNum(v, 0, 1, false)) return undefined;
+        break;
+      case "presence_penalty":
+      case "frequency_penalty":
+        if (!nullishNum(v, -2, 2, false)) return undefined;
+        break;
+      case "n":
+        if (!nullishNum(v, 1, 128, true)) return undefined;
+        break;
+      case "max_tokens":
+      case "max_completion_tokens":
+        if (!nullishNum(v, 1, Number.MAX_SAFE_INTEGER, true)) return undefined;
+        break;
+      case "stream":
+        if (v != null && typeof v !== "boolean") return undefined;
+        break;
+      case "user":
+        if (typeof v !== "string") return undefined;
+        break;
+      default:
+        return undefined;
+    }
+    out[key] = v;
+  }
+  if (out.model === undefined || out.messages === undefined) return undefined;
+  return out as ChatCompletionRequest;
+}
+
+/** `parseRequest(chatCompletionRequestSchema, input)`, with a fast path for the common valid body. */
+export function parseChatRequest(input: unknown): ChatCompletionRequest {
+  return fastChatRequest(input) ?? parseRequest(chatCompletionRequestSchema, input);
+}
