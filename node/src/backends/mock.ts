@@ -106,7 +106,9 @@ export class MockBackend implements Backend {
   readonly stats: MockStats = { started: 0, completed: 0, aborted: 0, tokens: 0 };
   readonly #tokenDelayMs: number;
   readonly #aliases: string[];
-  readonly #memo = new Map<string, Plan>();
+  /** settings → request key → plan (two levels, so a lookup does not copy the prompt into a new key). */
+  readonly #memo = new Map<string, Map<string, Plan>>();
+  #memoCount = 0;
 
   constructor(options: MockBackendOptions = {}) {
     this.#tokenDelayMs = options.tokenDelayMs ?? 0;
@@ -137,12 +139,22 @@ export class MockBackend implements Backend {
 
   /** Plan a generation: the tokens it will emit and why it stops (memoised: the mock is deterministic). */
   #plan(key: string, params: GenerateParams): Plan {
-    const memoKey = `${params.model}|${params.temperature ?? ""}|${params.topP ?? ""}|${params.seed ?? ""}|${params.choiceIndex}|${params.maxTokens ?? ""}|${params.stop.join("\u0002")}|${key}`;
-    const hit = this.#memo.get(memoKey);
+    const settings = `${params.model}|${params.temperature ?? ""}|${params.topP ?? ""}|${params.seed ?? ""}|${params.choiceIndex}|${params.maxTokens ?? ""}|${params.stop.join("\u0002")}`;
+    let byKey = this.#memo.get(settings);
+    const hit = byKey?.get(key);
     if (hit !== undefined) return hit;
     const plan = this.#computePlan(key, params);
-    if (this.#memo.size >= MEMO_SIZE) this.#memo.clear();
-    this.#memo.set(memoKey, plan);
+    if (this.#memoCount >= MEMO_SIZE) {
+      this.#memo.clear();
+      this.#memoCount = 0;
+      byKey = undefined;
+    }
+    if (byKey === undefined) {
+      byKey = new Map();
+      this.#memo.set(settings, byKey);
+    }
+    byKey.set(key, plan);
+    this.#memoCount++;
     return plan;
   }
 
