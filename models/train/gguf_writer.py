@@ -15,6 +15,7 @@ written as ne = [cols, rows] and its bytes are copied as-is.
 
 from __future__ import annotations
 
+import os
 import struct
 from typing import Any
 
@@ -101,7 +102,8 @@ class GGUFWriter:
             offset += (-offset) % ALIGNMENT
         header = b"".join(head)
         header += b"\x00" * ((-len(header)) % ALIGNMENT)
-        with open(self.path, "wb") as f:
+        tmp = self.path + ".tmp"  # written aside and renamed, so readers never see a half-written model
+        with open(tmp, "wb") as f:
             f.write(header)
             pos = 0
             for (name, arr, _), off in zip(self.tensors, offsets):
@@ -109,4 +111,5 @@ class GGUFWriter:
                 f.write(arr.tobytes())
                 pos = off + arr.nbytes
             f.write(b"\x00" * ((-pos) % ALIGNMENT))
+        os.replace(tmp, self.path)
         return len(header) + offset

@@ -308,7 +308,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--wd", type=float, default=0.05)
     ap.add_argument("--chats", type=int, default=4000, help="synthetic ChatML conversations")
-    ap.add_argument("--contrastive", type=float, default=0.3, help="weight of the embedding loss (0 = off)")
+    ap.add_argument("--contrastive", type=float, default=0.15, help="weight of the embedding loss (0 = off)")
     ap.add_argument("--cl-batch", type=int, default=48)
     ap.add_argument("--cl-every", type=int, default=3)
     ap.add_argument("--cl-neighbour", type=float, default=0.3,
