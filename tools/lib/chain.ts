@@ -2,10 +2,12 @@
  * Local chain helpers: anvil from the npm-installed Foundry binaries, the forge deploy script, cast.
  */
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { type Deployments, readDeployments } from "@jeju/compute-sdk/deployments";
 import { type ManagedProcess, start, waitFor } from "./process.ts";
+
+export type { Deployments };
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -24,17 +26,6 @@ export const ANVIL_KEYS = [
   "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
   "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
 ] as const;
-
-export type Deployments = {
-  chainId: number;
-  ComputeRegistry: `0x${string}`;
-  ComputeRental: `0x${string}`;
-  USDC: `0x${string}`;
-  startBlock: number;
-  treasury?: `0x${string}`;
-  deployer?: `0x${string}`;
-  feeBps?: number;
-};
 
 export type Anvil = { proc: ManagedProcess; rpcUrl: string; port: number };
 
@@ -126,15 +117,5 @@ export async function deployContracts({
       timeoutMs: 300_000,
     },
   );
-  return readDeploymentsFile(deploymentsFile);
-}
-
-export function readDeploymentsFile(file: string): Deployments {
-  const json = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
-  return {
-    ...(json as Deployments),
-    chainId: Number(json.chainId),
-    startBlock: Number(json.startBlock),
-    ...(json.feeBps === undefined ? {} : { feeBps: Number(json.feeBps) }),
-  };
+  return readDeployments(deploymentsFile);
 }
