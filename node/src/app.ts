@@ -8,6 +8,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ModelRegistry } from "./backends/registry.ts";
 import { cachedHardware, type HardwareInfo } from "./hardware/detect.ts";
 import { InflightTracker } from "./http/inflight.ts";
+import { DEFAULT_STREAM_FLUSH_MS } from "./http/sse.ts";
 import type { Logger } from "./logger.ts";
 import { chatCompletionsRoute } from "./routes/chat.ts";
 import { completionsRoute } from "./routes/completions.ts";
@@ -27,6 +28,8 @@ export type AppDeps = {
   maxBodyBytes?: number;
   /** A request still generating after this long is stopped with a 504 (ms). */
   requestTimeoutMs?: number;
+  /** Streaming write batching window (ms); see http/sse.ts. */
+  streamFlushMs?: number;
   /** Requests in flight (shared with the server for graceful shutdown). */
   inflight?: InflightTracker;
   hardware?: () => Promise<HardwareInfo>;
@@ -49,6 +52,7 @@ export function createApp(deps: AppDeps): NodeApp {
     log,
     maxBodyBytes: deps.maxBodyBytes ?? 4 * 1024 * 1024,
     requestTimeoutMs: deps.requestTimeoutMs ?? 300_000,
+    streamFlushMs: deps.streamFlushMs ?? DEFAULT_STREAM_FLUSH_MS,
   };
   const app = new Hono();
 

@@ -1,6 +1,7 @@
 /**
  * Node configuration, parsed once from the environment at the edge.
  */
+import { DEFAULT_STREAM_FLUSH_MS } from "./http/sse.ts";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
@@ -39,6 +40,8 @@ const envSchema = z.object({
   LLAMA_GPU: z.preprocess(emptyToUndefined, z.enum(["auto", "cuda", "vulkan", "metal", "false"]).default("auto")),
   MAX_BODY_BYTES: z.coerce.number().int().min(1).default(4 * 1024 * 1024),
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1).default(300_000),
+  /** Streaming: at most one socket write per stream per this many ms (frames stay one per token); 0 = every frame. */
+  STREAM_FLUSH_MS: z.coerce.number().int().min(0).max(1000).default(DEFAULT_STREAM_FLUSH_MS),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
@@ -87,6 +90,7 @@ export type NodeConfig = {
   llama: { contextSize: number | undefined; threads: number | undefined; sequences: number; gpu: "auto" | "cuda" | "vulkan" | "metal" | false };
   maxBodyBytes: number;
   requestTimeoutMs: number;
+  streamFlushMs: number;
   shutdownTimeoutMs: number;
   logLevel: string;
   dataDir: string;
@@ -155,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     },
     maxBodyBytes: e.MAX_BODY_BYTES,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    streamFlushMs: e.STREAM_FLUSH_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
     dataDir: path.resolve(REPO_ROOT, e.DATA_DIR),

@@ -49,6 +49,7 @@ async function main(): Promise<void> {
     log,
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeoutMs,
+    streamFlushMs: config.streamFlushMs,
     chainEnabled: chain !== undefined,
     payments: chain?.payments,
     mount: chain?.mount,

@@ -151,6 +151,7 @@ export function nodeApp(chain: Chain, facilitatorUrl: string, payTo: `0x${string
     log: silentLogger,
     maxBodyBytes: 4 * 1024 * 1024,
     requestTimeoutMs: 60_000,
+    streamFlushMs: 0,
   };
   const store = new SqliteSpentNonceStore(path.join(chain.tmp, `node-${Date.now()}-${Math.random()}.sqlite`));
   const payments = x402Payments({

@@ -99,7 +99,7 @@ export function completionsRoute(ctx: InferenceContext): Hono {
       prompts: echo ? prompts : undefined,
       includeUsage: body.stream_options?.include_usage === true,
     });
-    return sseResponse(frames, (reason) => deadline.abort(reason));
+    return sseResponse(frames, (reason) => deadline.abort(reason), { flushMs: ctx.streamFlushMs });
   });
 
   return app;

@@ -9,4 +9,6 @@ export type InferenceContext = {
   log: Logger;
   maxBodyBytes: number;
   requestTimeoutMs: number;
+  /** Streaming write batching window (ms). */
+  streamFlushMs: number;
 };
