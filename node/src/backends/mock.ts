@@ -15,6 +15,7 @@ import type {
   GenerateParams,
   GenerationEvent,
   GenerationResult,
+  Message,
 } from "./types.ts";
 
 export const MOCK_MODEL = "mock-model";
@@ -101,13 +102,34 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * A memoised answer and the request it answers. Lookups hash the request's fields in place (no key string
+ * is built per request) and confirm a hit by comparing those fields, so a collision can never return
+ * another request's answer.
+ */
+type MemoEntry = {
+  model: string;
+  temperature: number | undefined;
+  topP: number | undefined;
+  seed: number | undefined;
+  choiceIndex: number;
+  maxTokens: number | undefined;
+  stop: readonly string[];
+  /** The chat's messages, or undefined for a text completion. */
+  messages: readonly Message[] | undefined;
+  /** The completion's prompt ("" for a chat). */
+  prompt: string;
+  promptTokens: number;
+  plan: Plan;
+};
+
 export class MockBackend implements Backend {
   readonly name = "mock";
   readonly stats: MockStats = { started: 0, completed: 0, aborted: 0, tokens: 0 };
   readonly #tokenDelayMs: number;
   readonly #aliases: string[];
-  /** settings → request key → plan (two levels, so a lookup does not copy the prompt into a new key). */
-  readonly #memo = new Map<string, Map<string, Plan>>();
+  /** request hash → the answers with that hash (almost always one). */
+  readonly #memo = new Map<number, MemoEntry[]>();
   #memoCount = 0;
 
   constructor(options: MockBackendOptions = {}) {
@@ -120,45 +142,44 @@ export class MockBackend implements Backend {
   }
 
   chat(params: ChatParams): AsyncIterable<GenerationEvent> {
-    const { key, promptTokens } = chatKey(params);
-    return this.#generate(key, promptTokens, params);
+    return this.#generate(this.#entry(params, params.messages, ""), params);
   }
 
   complete(params: CompletionParams): AsyncIterable<GenerationEvent> {
-    return this.#generate(params.prompt, countMockTokens(params.prompt), params);
+    return this.#generate(this.#entry(params, undefined, params.prompt), params);
   }
 
-  async chatOnce(params: ChatParams): Promise<GenerationResult> {
-    const { key, promptTokens } = chatKey(params);
-    return this.#once(key, promptTokens, params);
+  chatOnce(params: ChatParams): Promise<GenerationResult> {
+    return this.#once(params, params.messages, "");
   }
 
-  async completeOnce(params: CompletionParams): Promise<GenerationResult> {
-    return this.#once(params.prompt, countMockTokens(params.prompt), params);
+  completeOnce(params: CompletionParams): Promise<GenerationResult> {
+    return this.#once(params, undefined, params.prompt);
   }
 
-  /** Plan a generation: the tokens it will emit and why it stops (memoised: the mock is deterministic). */
-  #plan(key: string, params: GenerateParams): Plan {
-    const settings = `${params.model}|${params.temperature ?? ""}|${params.topP ?? ""}|${params.seed ?? ""}|${params.choiceIndex}|${params.maxTokens ?? ""}|${params.stop.join("\u0002")}`;
-    let byKey = this.#memo.get(settings);
-    const hit = byKey?.get(key);
-    if (hit !== undefined) return hit;
-    const plan = this.#computePlan(key, params);
+  /** The memoised plan for a request (the mock is deterministic), computed on first sight. */
+  #entry(params: GenerateParams, messages: readonly Message[] | undefined, prompt: string): MemoEntry {
+    let h = fnv1a(params.model, params.choiceIndex + 1);
+    h = sampleHash(prompt, h);
+    if (messages !== undefined) for (const m of messages) h = sampleHash(m.content, fnv1a(m.role, h));
+    const bucket = this.#memo.get(h);
+    if (bucket !== undefined) {
+      for (const e of bucket) if (sameRequest(e, params, messages, prompt)) return e;
+    }
+    const entry = this.#newEntry(params, messages, prompt);
     if (this.#memoCount >= MEMO_SIZE) {
       this.#memo.clear();
       this.#memoCount = 0;
-      byKey = undefined;
     }
-    if (byKey === undefined) {
-      byKey = new Map();
-      this.#memo.set(settings, byKey);
-    }
-    byKey.set(key, plan);
+    const current = this.#memo.get(h);
+    if (current === undefined) this.#memo.set(h, [entry]);
+    else current.push(entry);
     this.#memoCount++;
-    return plan;
+    return entry;
   }
 
-  #computePlan(key: string, params: GenerateParams): Plan {
+  #newEntry(params: GenerateParams, messages: readonly Message[] | undefined, prompt: string): MemoEntry {
+    const { key, promptTokens } = messages !== undefined ? chatKey(messages) : { key: prompt, promptTokens: countMockTokens(prompt) };
     let tokens = this.answerTokens(key, params);
     let finishReason: "stop" | "length" = "stop";
     if (params.stop.length > 0) tokens = applyStop(tokens, params.stop);
@@ -166,28 +187,42 @@ export class MockBackend implements Backend {
       tokens = tokens.slice(0, params.maxTokens);
       finishReason = "length";
     }
-    return { tokens, text: tokens.join(""), finishReason };
+    return {
+      model: params.model,
+      temperature: params.temperature,
+      topP: params.topP,
+      seed: params.seed,
+      choiceIndex: params.choiceIndex,
+      maxTokens: params.maxTokens,
+      stop: [...params.stop],
+      messages: messages?.map((m) => ({ role: m.role, content: m.content })),
+      prompt,
+      promptTokens,
+      plan: { tokens, text: tokens.join(""), finishReason },
+    };
   }
 
-  async #once(key: string, promptTokens: number, params: GenerateParams): Promise<GenerationResult> {
-    if (this.#tokenDelayMs > 0) {
-      // Paced like a stream so that timeouts and disconnects behave as with a real engine.
-      let text = "";
-      for await (const e of this.#generate(key, promptTokens, params)) {
-        if (e.type === "text") text += e.text;
-        else return { text, finishReason: e.finishReason, promptTokens: e.promptTokens, completionTokens: e.completionTokens };
-      }
-      throw new Error("mock generation ended without done");
-    }
+  #once(params: GenerateParams, messages: readonly Message[] | undefined, prompt: string): Promise<GenerationResult> {
+    if (this.#tokenDelayMs > 0) return this.#paced(this.#entry(params, messages, prompt), params);
     this.stats.started++;
     if (params.abort.aborted) {
       this.stats.aborted++;
-      throw params.abort.reason;
+      return Promise.reject(params.abort.reason);
     }
-    const { tokens, text, finishReason } = this.#plan(key, params);
-    this.stats.tokens += tokens.length;
+    const { plan, promptTokens } = this.#entry(params, messages, prompt);
+    this.stats.tokens += plan.tokens.length;
     this.stats.completed++;
-    return { text, finishReason, promptTokens, completionTokens: tokens.length };
+    return Promise.resolve({ text: plan.text, finishReason: plan.finishReason, promptTokens, completionTokens: plan.tokens.length });
+  }
+
+  /** A whole answer paced like a stream, so that timeouts and disconnects behave as with a real engine. */
+  async #paced(entry: MemoEntry, params: GenerateParams): Promise<GenerationResult> {
+    let text = "";
+    for await (const e of this.#generate(entry, params)) {
+      if (e.type === "text") text += e.text;
+      else return { text, finishReason: e.finishReason, promptTokens: e.promptTokens, completionTokens: e.completionTokens };
+    }
+    throw new Error("mock generation ended without done");
   }
 
   async embed(params: EmbedParams): Promise<EmbedResult> {
@@ -220,9 +255,10 @@ export class MockBackend implements Backend {
     return tokens;
   }
 
-  async *#generate(key: string, promptTokens: number, params: GenerateParams): AsyncGenerator<GenerationEvent> {
+  async *#generate(entry: MemoEntry, params: GenerateParams): AsyncGenerator<GenerationEvent> {
     this.stats.started++;
-    const { tokens, finishReason } = this.#plan(key, params);
+    const { promptTokens } = entry;
+    const { tokens, finishReason } = entry.plan;
     const { abort } = params;
     let emitted = 0;
     let finished = false;
@@ -244,11 +280,55 @@ export class MockBackend implements Backend {
   }
 }
 
+/**
+ * A memo hash of a text from its length and its first and last 32 characters: cheap for long prompts,
+ * and enough to spread requests over buckets (sameRequest compares the whole text on a hit).
+ */
+function sampleHash(text: string, h: number): number {
+  const n = text.length;
+  h = Math.imul(h ^ n, 0x01000193) >>> 0;
+  if (n <= 64) return fnv1a(text, h);
+  for (let i = 0; i < 32; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  for (let i = n - 32; i < n; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function sameRequest(e: MemoEntry, p: GenerateParams, messages: readonly Message[] | undefined, prompt: string): boolean {
+  if (
+    e.model !== p.model ||
+    e.choiceIndex !== p.choiceIndex ||
+    e.prompt !== prompt ||
+    e.temperature !== p.temperature ||
+    e.topP !== p.topP ||
+    e.seed !== p.seed ||
+    e.maxTokens !== p.maxTokens ||
+    e.stop.length !== p.stop.length
+  ) {
+    return false;
+  }
+  for (let i = 0; i < e.stop.length; i++) if (e.stop[i] !== p.stop[i]) return false;
+  const em = e.messages;
+  if (em === undefined || messages === undefined) return em === messages;
+  if (em.length !== messages.length) return false;
+  for (let i = 0; i < em.length; i++) {
+    const a = em[i];
+    const b = messages[i];
+    if (a === undefined || b === undefined || a.role !== b.role || a.content !== b.content) return false;
+  }
+  return true;
+}
+
 /** The request key and prompt token count of a chat (~4 tokens of framing per message, as OpenAI counts). */
-function chatKey(params: ChatParams): { key: string; promptTokens: number } {
+function chatKey(messages: readonly Message[]): { key: string; promptTokens: number } {
   let key = "";
   let promptTokens = 3;
-  for (const m of params.messages) {
+  for (const m of messages) {
     key += `${m.role}\u0000${m.content}\u0001`;
     promptTokens += 4 + countMockTokens(m.content);
   }

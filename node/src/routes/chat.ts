@@ -33,8 +33,8 @@ export function chatCompletionsRoute(ctx: InferenceContext): Hono {
     const deadline = ctx.inflight.begin(clientGone(c), ctx.requestTimeoutMs);
     const n = body.n ?? 1;
     const base = chatParams(body, route.backendModel, deadline);
-    const params: ChatParams[] = [];
-    for (let choiceIndex = 0; choiceIndex < n; choiceIndex++) params.push({ ...base, choiceIndex });
+    const params: ChatParams[] = [base];
+    for (let choiceIndex = 1; choiceIndex < n; choiceIndex++) params.push({ ...base, choiceIndex });
     const { backend } = route;
     const id = randomId("chatcmpl-");
     const created = nowSeconds();
@@ -88,13 +88,14 @@ export function chatCompletionsRoute(ctx: InferenceContext): Hono {
       n,
       includeUsage,
     });
-    return sseResponse(frames, (reason) => deadline.abort(reason));
+    return sseResponse(frames, (reason) => deadline.abort(reason), { flushMs: ctx.streamFlushMs });
   });
 
   return app;
 }
 
-function chatParams(body: ChatCompletionRequest, model: string, abort: AbortHandle): Omit<ChatParams, "choiceIndex"> {
+/** The generation parameters of choice 0 (the other choices differ only in `choiceIndex`). */
+function chatParams(body: ChatCompletionRequest, model: string, abort: AbortHandle): ChatParams {
   const messages: Message[] = body.messages.map((m) => ({
     role: m.role === "developer" ? "system" : m.role,
     content: messageText(m),
@@ -109,6 +110,7 @@ function chatParams(body: ChatCompletionRequest, model: string, abort: AbortHand
     seed: body.seed ?? undefined,
     presencePenalty: body.presence_penalty ?? undefined,
     frequencyPenalty: body.frequency_penalty ?? undefined,
+    choiceIndex: 0,
     abort,
   };
 }
