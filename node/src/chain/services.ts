@@ -14,6 +14,7 @@ import { SqliteSpentNonceStore, type TokenCounter, x402Payments } from "../payme
 import { ContainerManager } from "../rentals/containers.ts";
 import { detectGpus } from "../rentals/gpus.ts";
 import { RentalManager } from "../rentals/manager.ts";
+import { ensureHostGuard } from "../rentals/hostguard.ts";
 import { sessionsRoute } from "../rentals/routes.ts";
 import { SessionStore } from "../rentals/store.ts";
 import { RentalWatcher } from "../rentals/watcher.ts";
@@ -196,6 +197,7 @@ async function startRentals(
     log.error(msg);
     return undefined;
   }
+  await ensureHostGuard(log);
   if (!(await containers.imageExists(rc.image))) {
     log.warn(
       { image: rc.image },

@@ -1,14 +1,18 @@
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
+import * as net_ from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ContainerManager, LABEL_PROVIDER, LABEL_ROLE, LABEL_SESSION, type ResourceLimits } from "./containers.ts";
+import { silentLogger } from "../logger.ts";
+import { ensureHostGuard, GUARD_CHAIN } from "./hostguard.ts";
 import { ContainerNotFoundError, InvalidContainerRequestError, SessionNotRunningError } from "./errors.ts";
 import { SESSION_IMAGE, ensureDocker, skipWithoutDocker } from "./test-setup.ts";
 
 const skip = skipWithoutDocker();
-// Own provider label and session ids 101–199, so other test files never see these containers.
+// Own provider label and session ids 101–199 (used so far: 101–110), so other test files never see these containers.
 const PROVIDER = "0xtest-containers";
 const LIMITS: ResourceLimits = { memoryBytes: 256 * 1024 * 1024, nanoCpus: 500_000_000, pidsLimit: 128 };
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "compute-vols-"));
@@ -198,6 +202,49 @@ except Exception as e: print("blocked", e)`,
     await expect(run({ gpus: 1 })).rejects.toBeInstanceOf(InvalidContainerRequestError);
     await expect(m.runContainer(555n, { image: SESSION_IMAGE }, { limits: LIMITS })).rejects.toBeInstanceOf(SessionNotRunningError);
     expect(await m.listContainers(108n)).toEqual([]);
+  });
+
+  it("keeps containers from opening connections to the host itself (host guard)", async () => {
+    expect(await ensureHostGuard(silentLogger)).toBe(true);
+    await m.createSessionContainer({ sessionId: 110n, limits: LIMITS });
+    const nets = await m.docker.listNetworks({ filters: { name: ["compute-s110"] } });
+    const net = await m.docker.getNetwork(nets.find((n) => n.Name === "compute-s110")?.Id ?? "").inspect();
+    expect(net.Options?.["com.docker.network.bridge.name"]).toBe("cmp110");
+    const gateway = String(net.IPAM?.Config?.[0]?.Gateway);
+    expect(gateway).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    // A service on the host listening on every address, as a careless database or admin port would.
+    const server = net_.createServer((sock) => sock.end("host secret\n"));
+    await new Promise<void>((r) => server.listen(0, "0.0.0.0", r));
+    const port = (server.address() as net_.AddressInfo).port;
+    const hostIps = Object.entries(os.networkInterfaces())
+      .filter(([name]) => !name.startsWith("cmp") && !name.startsWith("br-") && name !== "lo")
+      .flatMap(([, addrs]) => (addrs ?? []).filter((a) => a.family === "IPv4").map((a) => a.address));
+    const targets = [gateway, ...hostIps];
+    const probe = () =>
+      output("110", [
+        "python3",
+        "-c",
+        `import socket
+for host in ${JSON.stringify(targets)}:
+  try:
+    s = socket.create_connection((host, ${port}), timeout=2); print(host, "reached", s.recv(64).decode().strip())
+  except Exception as e: print(host, "blocked", type(e).__name__)`,
+      ]);
+    try {
+      const guarded = await probe();
+      expect(guarded.out.trim().split("\n")).toEqual(targets.map((t) => `${t} blocked ConnectionRefusedError`));
+      // Without the guard the same probe gets in: the test measures the rule, not an unreachable address.
+      execFileSync("iptables", ["-w", "-D", "INPUT", "-i", "cmp+", "-j", GUARD_CHAIN]);
+      try {
+        const open = await probe();
+        expect(open.out.trim().split("\n")[0]).toBe(`${gateway} reached host secret`);
+      } finally {
+        expect(await ensureHostGuard(silentLogger)).toBe(true);
+      }
+      expect((await probe()).out.trim().split("\n")[0]).toBe(`${gateway} blocked ConnectionRefusedError`);
+    } finally {
+      server.close();
+    }
   });
 
   it("removes a session: containers, jobs, network and data", async () => {

@@ -10,10 +10,12 @@
  * Isolation: every session gets its own user-defined bridge network `compute-s<id>` (Docker's
  * DOCKER-ISOLATION iptables chains drop traffic between bridges, so no session reaches another's
  * containers; a session's own containers reach each other by name). Published ports bind `publishHost`
- * (127.0.0.1). `networkMode: "none"` gives containers no network at all (SSH still works: it is an exec).
+ * (127.0.0.1). Bridges are named `cmp<id>` so that the host guard (hostguard.ts) keeps containers from
+ * opening connections to the host itself. `networkMode: "none"` gives containers no network at all (SSH still works: it is an exec).
  * Containers run with `Init`, `no-new-privileges`, all capabilities dropped but a short list apt/pip need,
  * memory (no swap), CPU and pids limits, and GPUs only through DeviceRequests naming the session's devices.
  */
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { PassThrough, Writable, type Readable } from "node:stream";
@@ -27,6 +29,7 @@ import {
   SessionNotRunningError,
   dockerStatus,
 } from "./errors.ts";
+import { BRIDGE_PREFIX } from "./hostguard.ts";
 
 export const LABEL_SESSION = "compute.session";
 export const LABEL_PROVIDER = "compute.provider";
@@ -229,6 +232,16 @@ export class ContainerManager implements ExecTarget {
 
   static networkName(sessionId: string): string {
     return `compute-s${sessionId}`;
+  }
+
+  /**
+   * The Linux bridge of a session's network: `cmp<id>` (a hash for ids too long for the 15-character
+   * interface name limit). The shared prefix lets one host-guard rule cover every session (hostguard.ts).
+   */
+  static bridgeName(sessionId: string): string {
+    const plain = `${BRIDGE_PREFIX}${sessionId}`;
+    if (plain.length <= 15) return plain;
+    return `${BRIDGE_PREFIX}${createHash("sha256").update(sessionId).digest("hex").slice(0, 12)}`;
   }
 
   /** The session's host directory (created on demand), mounted at `/workspace` in its containers. */
@@ -648,7 +661,10 @@ export class ContainerManager implements ExecTarget {
         CheckDuplicate: true,
         Internal: !this.egress,
         Labels: this.labels(sessionId, "session"),
-        Options: { "com.docker.network.bridge.enable_icc": "true" },
+        Options: {
+          "com.docker.network.bridge.enable_icc": "true",
+          "com.docker.network.bridge.name": ContainerManager.bridgeName(sessionId),
+        },
       });
     } catch (err) {
       if (dockerStatus(err) !== 409) throw wrap(err, `create network ${name}`);
