@@ -1,0 +1,471 @@
+/**
+ * A2A (Agent-to-Agent) front-end of the node:
+ *
+ *   POST /a2a                              two wire formats, told apart by the body:
+ *     - `{"jsonrpc":"2.0",…}`              standard A2A over JSON-RPC, served by the official @a2a-js/sdk
+ *                                          (protocol v1.0, the SDK's default: `SendMessage`, `GetTask`, …)
+ *     - `{"type":"task","task":{skill,parameters}}`   the product docs' simple format, answered with
+ *                                          `{"type":"task_result","task":{id,skill,status,result|error}}`
+ *   GET  /.well-known/agent-card.json      the agent card (also under /a2a/.well-known/agent-card.json)
+ *
+ * Skills are thin translations to one call of this node's own API (see internal.ts), so an agent gets the
+ * same answers, errors, prices and payment checks as an HTTP client. Everything finishes in one API call,
+ * so A2A tasks are created already terminal; streaming is not offered (`capabilities.streaming: false`) and
+ * the SDK answers its streaming methods with UnsupportedOperationError.
+ */
+import { randomUUID } from "node:crypto";
+import {
+  A2A_PROTOCOL_VERSION,
+  A2A_VERSION_HEADER,
+  AgentCard,
+  type AgentSkill,
+  type Artifact,
+  Extensions,
+  HTTP_EXTENSION_HEADER,
+  type Message,
+  type Part,
+  Role,
+  type Task,
+  TaskState,
+} from "@a2a-js/sdk";
+import { TaskNotCancelableError, UnsupportedOperationError } from "@a2a-js/sdk/errors";
+import {
+  AgentEvent,
+  type AgentExecutor,
+  DefaultExecutionEventBusManager,
+  DefaultRequestHandler,
+  defaultServerCallContextBuilder,
+  type ExecutionEventBus,
+  InMemoryTaskStore,
+  JsonRpcTransportHandler,
+  type RequestContext,
+  type RequestHeaders,
+  STATE_HEADERS_KEY,
+  UnauthenticatedUser,
+  validateVersion,
+} from "@a2a-js/sdk/server";
+import { internalError, invalidRequestError, OpenAIError } from "@jeju/compute-sdk/openai/index";
+import { type Context, Hono } from "hono";
+import { readJsonBody } from "../http/body.ts";
+import {
+  type AgentDeps,
+  errorMessage,
+  type NodeCall,
+  type NodeCallRequest,
+  type NodeCallResult,
+  passthroughHeaders,
+} from "./internal.ts";
+
+/**
+ * Bound on what /a2a reads before parsing. The inner API route applies the node's configured body limit to
+ * the forwarded parameters; this only keeps a huge envelope from being buffered first.
+ */
+const MAX_A2A_BODY_BYTES = 16 * 1024 * 1024;
+
+/** Answer headers worth copying from the inner call: x402's quote and settlement receipts. */
+const PAYMENT_HEADERS = ["payment-required", "payment-response", "x-payment-response"] as const;
+
+/** The OpenAI error object `{message,type,param,code}`; `data` carries a 402's quote / payment body. */
+export type SkillError = { message: string; type: string; param: string | null; code: string | null; data?: unknown };
+
+type SkillOutcome =
+  | { ok: true; result: unknown; headers?: Headers }
+  | { ok: false; status: number; error: SkillError; headers?: Headers };
+
+type Skill = {
+  card: Omit<AgentSkill, "inputModes" | "outputModes" | "securityRequirements">;
+  /** Marketplace skills need the chain services (the routes are not mounted without them). */
+  needsChain: boolean;
+  request(parameters: Record<string, unknown>): NodeCallRequest | SkillOutcome;
+};
+
+const SKILLS: readonly Skill[] = [
+  {
+    card: {
+      id: "inference",
+      name: "Inference",
+      description:
+        "Chat completion on a model this node serves (OpenAI /v1/chat/completions, non-streaming). Parameters are an OpenAI chat request: model, messages, max_tokens, temperature, … A plain text message is answered by the node's first model.",
+      tags: ["inference", "llm", "chat", "openai"],
+      examples: [
+        '{"skill":"inference","parameters":{"model":"llama2","messages":[{"role":"user","content":"Analyze this market data..."}]}}',
+        "Explain quantum computing in simple terms.",
+      ],
+    },
+    needsChain: false,
+    // The A2A answer is one JSON result, so a `stream: true` in the parameters is overridden.
+    request: (p) => ({ method: "POST", path: "/v1/chat/completions", body: { ...p, stream: false } }),
+  },
+  {
+    card: {
+      id: "embed",
+      name: "Embeddings",
+      description:
+        "Embedding vectors for one or more texts (OpenAI /v1/embeddings). Parameters: model, input, dimensions, encoding_format.",
+      tags: ["embeddings", "vectors", "openai"],
+      examples: ['{"skill":"embed","parameters":{"model":"llama2","input":"The food was delicious."}}'],
+    },
+    needsChain: false,
+    request: (p) => ({ method: "POST", path: "/v1/embeddings", body: p }),
+  },
+  {
+    card: {
+      id: "rent_compute",
+      name: "Rent compute",
+      description:
+        "Open a GPU rental session in the Compute marketplace (POST /v1/sessions; parameters: providerId, durationHours, sshPublicKey, gpuCount, paymentToken). Without a payment the answer is a 402 carrying the exact price quote and how to pay (on-chain or a gasless authorization) in error.data.",
+      tags: ["marketplace", "gpu", "rental", "payments"],
+      examples: [
+        '{"skill":"rent_compute","parameters":{"providerId":"0x…","durationHours":1,"gpuCount":1,"sshPublicKey":"ssh-ed25519 AAAA…"}}',
+      ],
+    },
+    needsChain: true,
+    request: (p) => ({ method: "POST", path: "/v1/sessions", body: p }),
+  },
+  {
+    card: {
+      id: "list_providers",
+      name: "List providers",
+      description:
+        "Providers in the Compute marketplace (GET /v1/providers); parameters are its query filters: model, minGpus, minAvailableGpus, tee, maxPrice, token, sort, limit, offset, active.",
+      tags: ["marketplace", "providers", "discovery"],
+      examples: ['{"skill":"list_providers","parameters":{"model":"llama2","sort":"price","limit":10}}'],
+    },
+    needsChain: true,
+    request: (p) => {
+      const q = new URLSearchParams();
+      for (const [key, v] of Object.entries(p)) {
+        if (v === undefined || v === null) continue;
+        if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") {
+          return failure(
+            invalidRequestError(`list_providers filter \`${key}\` must be a string, number or boolean.`, key),
+          );
+        }
+        q.set(key, String(v));
+      }
+      const qs = q.toString();
+      return { method: "GET", path: `/v1/providers${qs ? `?${qs}` : ""}` };
+    },
+  },
+];
+
+const SKILL_IDS = SKILLS.map((s) => s.card.id);
+
+export function a2aRoutes(deps: AgentDeps): Hono {
+  const app = new Hono();
+  // Shared by every JSON-RPC request: tasks stay readable with GetTask after the SendMessage that made them.
+  const taskStore = new InMemoryTaskStore();
+  const eventBuses = new DefaultExecutionEventBusManager();
+  const executor = skillExecutor(deps);
+
+  const card = (c: Context) => c.json(AgentCard.toJSON(agentCard(deps, new URL(c.req.url).origin)));
+  app.get("/.well-known/agent-card.json", card);
+  app.get("/a2a/.well-known/agent-card.json", card);
+
+  app.post("/a2a", async (c) => {
+    // Malformed JSON and oversize bodies throw OpenAIErrors (400 / 413) that the app's onError answers.
+    const body = await readJsonBody(c, MAX_A2A_BODY_BYTES);
+    if (isRecord(body) && body.jsonrpc === "2.0") {
+      // A handler per request, because the card it checks versions against carries this request's origin;
+      // the store and buses are shared.
+      const card = agentCard(deps, new URL(c.req.url).origin);
+      const handler = new DefaultRequestHandler(card, taskStore, executor, eventBuses);
+      return jsonRpc(c, deps, handler, body);
+    }
+    if (isRecord(body) && body.type === "task") return simpleTask(c, deps, body);
+    throw invalidRequestError(
+      'POST /a2a takes an A2A JSON-RPC 2.0 request ({"jsonrpc":"2.0","method":"SendMessage",…}) or a task ({"type":"task","task":{"skill":…,"parameters":{…}}}).',
+      null,
+      "invalid_a2a_request",
+    );
+  });
+
+  return app;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The docs' simple format.
+
+async function simpleTask(c: Context, deps: AgentDeps, body: Record<string, unknown>): Promise<Response> {
+  const task = body.task;
+  if (!isRecord(task)) throw invalidRequestError("`task` must be an object: {skill, parameters}.", "task");
+  if (typeof task.skill !== "string") {
+    throw invalidRequestError(`\`task.skill\` must be one of: ${SKILL_IDS.join(", ")}.`, "task.skill");
+  }
+  const skill = task.skill;
+  const id = randomUUID();
+  const call = withHeaders(deps.call, (n) => c.req.header(n));
+  const outcome = await runSkill(deps, call, skill, task.parameters);
+  for (const name of PAYMENT_HEADERS) {
+    const v = outcome.headers?.get(name);
+    if (v) c.header(name, v);
+  }
+  if (outcome.ok) {
+    return c.json({ type: "task_result", task: { id, skill, status: "completed", result: outcome.result } });
+  }
+  const failed = { type: "task_result", task: { id, skill, status: "failed", error: outcome.error } };
+  return c.json(failed, outcome.status as 400);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Standard A2A (JSON-RPC 2.0), v1.0 as the SDK speaks it.
+
+async function jsonRpc(
+  c: Context,
+  deps: AgentDeps,
+  handler: DefaultRequestHandler,
+  body: Record<string, unknown>,
+): Promise<Response> {
+  const id = typeof body.id === "string" || typeof body.id === "number" ? body.id : null;
+  const rpcError = (err: unknown) =>
+    c.json({ jsonrpc: "2.0", id, error: JsonRpcTransportHandler.mapToJSONRPCError(err) });
+  // What the SDK's express adapter does, without express: build the call context from the headers, check the
+  // A2A-Version the client asked for (absent means 0.3, which this card does not offer), then dispatch.
+  const context = defaultServerCallContextBuilder({
+    extensions: Extensions.parseServiceParameter(c.req.header(HTTP_EXTENSION_HEADER)),
+    user: new UnauthenticatedUser(),
+    headers: c.req.header(),
+    requestedVersion: c.req.header(A2A_VERSION_HEADER) || undefined,
+  });
+  try {
+    validateVersion(context.requestedVersion, await handler.getAgentCard(), "JSONRPC");
+  } catch (err) {
+    return rpcError(err);
+  }
+  try {
+    const answer = await new JsonRpcTransportHandler(handler).handle(body, context);
+    if (!(Symbol.asyncIterator in answer)) return c.json(answer);
+    // SendStreamingMessage / SubscribeToTask: with capabilities.streaming false the SDK's stream throws
+    // UnsupportedOperationError on its first step; that is the JSON-RPC error the client gets.
+    const stream = answer[Symbol.asyncIterator]();
+    try {
+      await stream.next();
+    } catch (err) {
+      return rpcError(err);
+    }
+    await stream.return(undefined);
+    return rpcError(new UnsupportedOperationError("Streaming is not supported."));
+  } catch (err) {
+    deps.log.error({ err }, "a2a JSON-RPC request failed unexpectedly");
+    return c.json({ jsonrpc: "2.0", id, error: { code: -32603, message: "Internal error" } }, 500);
+  }
+}
+
+/**
+ * Runs a message's skill: a data part `{skill, parameters}`, else the text parts as the user turn of an
+ * `inference` on the node's first model. The result is one terminal task: completed with an artifact (the
+ * assistant text, for inference, and the API's JSON answer), or failed with the API's error.
+ */
+function skillExecutor(deps: AgentDeps): AgentExecutor {
+  return {
+    async execute(ctx: RequestContext, bus: ExecutionEventBus): Promise<void> {
+      // The SDK's default context builder keeps the HTTP request's headers in the call context's state.
+      const headers = ctx.context.state.get(STATE_HEADERS_KEY) as RequestHeaders | undefined;
+      const call = withHeaders(deps.call, (n) => {
+        const v = headers?.[n];
+        return typeof v === "string" ? v : undefined;
+      });
+      let skill = "inference";
+      let outcome: SkillOutcome;
+      try {
+        const ask = messageSkill(ctx.userMessage);
+        if (ask === undefined) {
+          outcome = failure(
+            invalidRequestError(
+              `Send a data part {"skill": one of ${SKILL_IDS.join(", ")}, "parameters": {…}} or a text part to ask the first model.`,
+              "message.parts",
+            ),
+          );
+        } else if ("skill" in ask) {
+          skill = ask.skill;
+          outcome = await runSkill(deps, call, ask.skill, ask.parameters);
+        } else {
+          outcome = await askFirstModel(deps, call, ask.text);
+        }
+      } catch (err) {
+        deps.log.error({ err }, "a2a skill failed unexpectedly");
+        outcome = failure(internalError(err));
+      }
+      bus.publish(AgentEvent.task(resultTask(ctx, skill, outcome)));
+    },
+    // Tasks are stored only once terminal (one API call each), so the SDK refuses to cancel them before
+    // this is reached; say so should it ever be.
+    async cancelTask(): Promise<void> {
+      throw new TaskNotCancelableError("A2A tasks on this node finish in one call and cannot be canceled.");
+    },
+  };
+}
+
+type MessageSkill = { skill: string; parameters: unknown } | { text: string };
+
+function messageSkill(message: Message): MessageSkill | undefined {
+  const texts: string[] = [];
+  for (const part of message.parts) {
+    const content = part.content;
+    if (content?.$case === "data" && isRecord(content.value) && typeof content.value.skill === "string") {
+      return { skill: content.value.skill, parameters: content.value.parameters };
+    }
+    if (content?.$case === "text" && content.value.trim() !== "") texts.push(content.value);
+  }
+  return texts.length > 0 ? { text: texts.join("\n") } : undefined;
+}
+
+async function askFirstModel(deps: AgentDeps, call: NodeCall, text: string): Promise<SkillOutcome> {
+  const models = await call({ method: "GET", path: "/v1/models" });
+  if (models.status >= 400) return apiFailure(models);
+  const list = (models.body as { data?: Array<{ id?: unknown }> } | undefined)?.data;
+  const model = list?.[0]?.id;
+  if (typeof model !== "string") {
+    return failure(new OpenAIError(503, "This node serves no models right now.", { code: "no_models" }));
+  }
+  return runSkill(deps, call, "inference", { model, messages: [{ role: "user", content: text }] });
+}
+
+function resultTask(ctx: RequestContext, skill: string, outcome: SkillOutcome): Task {
+  const timestamp = new Date().toISOString();
+  if (!outcome.ok) {
+    const message: Message = {
+      messageId: randomUUID(),
+      contextId: ctx.contextId,
+      taskId: ctx.taskId,
+      role: Role.ROLE_AGENT,
+      parts: [
+        textPart(`HTTP ${outcome.status}: ${outcome.error.message}`),
+        dataPart({ status: outcome.status, error: outcome.error }),
+      ],
+      metadata: undefined,
+      extensions: [],
+      referenceTaskIds: [],
+    };
+    return {
+      id: ctx.taskId,
+      contextId: ctx.contextId,
+      status: { state: TaskState.TASK_STATE_FAILED, message, timestamp },
+      artifacts: [],
+      history: [],
+      metadata: { skill },
+    };
+  }
+  const parts: Part[] = [];
+  const text = skill === "inference" ? assistantText(outcome.result) : undefined;
+  if (text !== undefined) parts.push(textPart(text));
+  parts.push(dataPart(outcome.result));
+  const artifact: Artifact = {
+    artifactId: randomUUID(),
+    name: `${skill} result`,
+    description: "",
+    parts,
+    metadata: undefined,
+    extensions: [],
+  };
+  return {
+    id: ctx.taskId,
+    contextId: ctx.contextId,
+    status: { state: TaskState.TASK_STATE_COMPLETED, message: undefined, timestamp },
+    artifacts: [artifact],
+    history: [],
+    metadata: { skill },
+  };
+}
+
+function assistantText(completion: unknown): string | undefined {
+  const content = (completion as { choices?: Array<{ message?: { content?: unknown } }> } | undefined)?.choices?.[0]
+    ?.message?.content;
+  return typeof content === "string" ? content : undefined;
+}
+
+function textPart(text: string): Part {
+  return { content: { $case: "text", value: text }, metadata: undefined, filename: "", mediaType: "text/plain" };
+}
+
+function dataPart(value: unknown): Part {
+  return { content: { $case: "data", value }, metadata: undefined, filename: "", mediaType: "application/json" };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Skills → API calls.
+
+async function runSkill(deps: AgentDeps, call: NodeCall, skillId: string, parameters: unknown): Promise<SkillOutcome> {
+  const skill = SKILLS.find((s) => s.card.id === skillId);
+  if (skill === undefined) {
+    return failure(
+      invalidRequestError(`Unknown skill \`${skillId}\`. Skills: ${SKILL_IDS.join(", ")}.`, "skill", "unknown_skill"),
+    );
+  }
+  if (skill.needsChain && !deps.chainEnabled) {
+    return failure(
+      new OpenAIError(
+        501,
+        `The \`${skillId}\` skill needs the Compute marketplace, and this node has no marketplace/chain configured (RPC_URL unset). Ask a node or gateway that runs with a chain.`,
+        { type: "invalid_request_error", param: "skill", code: "marketplace_not_configured" },
+      ),
+    );
+  }
+  if (parameters !== undefined && !isRecord(parameters)) {
+    return failure(invalidRequestError(`\`parameters\` of \`${skillId}\` must be a JSON object.`, "parameters"));
+  }
+  const request = skill.request(parameters ?? {});
+  if ("ok" in request) return request;
+  try {
+    const res = await call(request);
+    if (res.status >= 400) return apiFailure(res);
+    return { ok: true, result: res.body, headers: res.headers };
+  } catch (err) {
+    deps.log.error({ err, skill: skillId }, "a2a skill call failed unexpectedly");
+    return failure(internalError(err));
+  }
+}
+
+/** The API's error, OpenAI-shaped whatever it answered; a 402 keeps its whole body (quote, how to pay). */
+function apiFailure(res: NodeCallResult): SkillOutcome {
+  const inner = (res.body as { error?: unknown } | undefined)?.error;
+  const fields = isRecord(inner) ? inner : {};
+  const error: SkillError = {
+    // x402's v1 402 body has `error` as a plain string.
+    message: typeof inner === "string" && inner !== "" ? inner : errorMessage(res),
+    type: typeof fields.type === "string" ? fields.type : res.status >= 500 ? "server_error" : "invalid_request_error",
+    param: typeof fields.param === "string" ? fields.param : null,
+    code: typeof fields.code === "string" ? fields.code : res.status === 402 ? "payment_required" : null,
+  };
+  if (res.status === 402) error.data = res.body;
+  return { ok: false, status: res.status, error, headers: res.headers };
+}
+
+function failure(err: OpenAIError): SkillOutcome {
+  return { ok: false, status: err.status, error: err.toJSON().error };
+}
+
+/** The node call with the agent request's pass-through headers (payment, signatures) added. */
+function withHeaders(call: NodeCall, get: (name: string) => string | undefined): NodeCall {
+  const headers = passthroughHeaders(get);
+  return (req) => call({ ...req, headers: { ...headers, ...req.headers } });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The agent card (A2A v1.0 shape: the endpoint and binding are the first of `supportedInterfaces`).
+
+function agentCard(deps: AgentDeps, origin: string): AgentCard {
+  return {
+    name: "Compute provider node",
+    description:
+      "A Compute marketplace provider node: OpenAI-compatible inference and embeddings on the models it serves" +
+      (deps.chainEnabled ? ", and the marketplace: provider discovery and GPU rentals." : ".") +
+      " Send a data part {skill, parameters} to run a skill, or plain text to ask the first model.",
+    supportedInterfaces: [
+      { url: `${origin}/a2a`, protocolBinding: "JSONRPC", protocolVersion: A2A_PROTOCOL_VERSION, tenant: "" },
+    ],
+    provider: undefined,
+    version: deps.version,
+    capabilities: { streaming: false, pushNotifications: false, extendedAgentCard: false, extensions: [] },
+    securitySchemes: {},
+    securityRequirements: [],
+    defaultInputModes: ["text/plain", "application/json"],
+    defaultOutputModes: ["text/plain", "application/json"],
+    skills: SKILLS.map((s) => ({ ...s.card, inputModes: [], outputModes: [], securityRequirements: [] })),
+    signatures: [],
+  };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
