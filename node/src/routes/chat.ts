@@ -9,20 +9,24 @@ import {
   nowSeconds,
   parseChatRequest,
   randomId,
-  SSE_DONE,
   sseData,
   stopList,
-  toOpenAIError,
   usage,
 } from "@jeju/compute-sdk/openai/index";
 import { Hono } from "hono";
 import type { AbortHandle, ChatParams, GenerationResult, Message } from "../backends/types.ts";
 import { readJsonBody } from "../http/body.ts";
 import { clientGone } from "../http/client.ts";
-import type { RequestDeadline } from "../http/deadline.ts";
 import { sseResponse, stopReason } from "../http/sse.ts";
 import type { InferenceContext } from "./context.ts";
-import { collectGenerations, generateAll, type LabeledEvent, mergeGenerations } from "./generation.ts";
+import {
+  collectGenerations,
+  type FrameFormat,
+  generateAll,
+  type LabeledEvent,
+  mergeGenerations,
+  streamFrames,
+} from "./generation.ts";
 
 export function chatCompletionsRoute(ctx: InferenceContext): Hono {
   const app = new Hono();
@@ -81,13 +85,7 @@ export function chatCompletionsRoute(ctx: InferenceContext): Hono {
       throw reason;
     }
     const includeUsage = body.stream_options?.include_usage === true;
-    const frames = chatFrames(ctx, deadline, first, events, {
-      id,
-      created,
-      model: body.model,
-      n,
-      includeUsage,
-    });
+    const frames = streamFrames(ctx, deadline, first, events, chatFrames({ id, created, model: body.model, n, includeUsage }));
     return sseResponse(frames, (reason) => deadline.abort(reason), { flushMs: ctx.streamFlushMs });
   });
 
@@ -117,13 +115,7 @@ function chatParams(body: ChatCompletionRequest, model: string, abort: AbortHand
 
 type StreamMeta = { id: string; created: number; model: string; n: number; includeUsage: boolean };
 
-async function* chatFrames(
-  ctx: InferenceContext,
-  deadline: RequestDeadline,
-  first: IteratorResult<LabeledEvent>,
-  events: AsyncGenerator<LabeledEvent>,
-  meta: StreamMeta,
-): AsyncGenerator<string> {
+function chatFrames(meta: StreamMeta): FrameFormat {
   const chunk = (
     index: number,
     delta: ChatCompletionChunk["choices"][number]["delta"],
@@ -142,25 +134,25 @@ async function* chatFrames(
   const started = new Uint8Array(meta.n);
   let promptTokens = 0;
   let completionTokens = 0;
-  let finished = false;
-  try {
-    let step = first;
-    while (step.done !== true) {
-      const { index, event } = step.value;
+  return {
+    label: "chat",
+    frames({ index, event }) {
+      const out: string[] = [];
       if (started[index] === 0) {
         started[index] = 1;
-        yield chunk(index, { role: "assistant", content: "" }, null);
+        out.push(chunk(index, { role: "assistant", content: "" }, null));
       }
       if (event.type === "text") {
-        if (event.text !== "") yield chunk(index, { content: event.text }, null);
+        if (event.text !== "") out.push(chunk(index, { content: event.text }, null));
       } else {
         promptTokens = event.promptTokens;
         completionTokens += event.completionTokens;
-        yield chunk(index, {}, event.finishReason);
+        out.push(chunk(index, {}, event.finishReason));
       }
-      step = await events.next();
-    }
-    if (meta.includeUsage) {
+      return out;
+    },
+    usageFrame() {
+      if (!meta.includeUsage) return undefined;
       const last: ChatCompletionChunk = {
         id: meta.id,
         object: "chat.completion.chunk",
@@ -169,18 +161,7 @@ async function* chatFrames(
         choices: [],
         usage: usage(promptTokens, completionTokens),
       };
-      yield sseData(last);
-    }
-    finished = true;
-    yield SSE_DONE;
-  } catch (err) {
-    const error = toOpenAIError(stopReason(err, deadline));
-    if (error.status >= 500) ctx.log.warn({ err, code: error.code }, "chat stream failed");
-    finished = true;
-    yield sseData(error.toJSON());
-  } finally {
-    if (!finished) deadline.abort(new Error("stream closed"));
-    ctx.inflight.release(deadline);
-    await events.return(undefined);
-  }
+      return sseData(last);
+    },
+  };
 }

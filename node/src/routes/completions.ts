@@ -8,21 +8,25 @@ import {
   nowSeconds,
   parseRequest,
   randomId,
-  SSE_DONE,
   sseData,
   stopList,
   type TextCompletion,
-  toOpenAIError,
   usage,
 } from "@jeju/compute-sdk/openai/index";
 import { Hono } from "hono";
 import type { AbortHandle, CompletionParams, GenerationResult } from "../backends/types.ts";
 import { readJsonBody } from "../http/body.ts";
 import { clientGone } from "../http/client.ts";
-import type { RequestDeadline } from "../http/deadline.ts";
 import { sseResponse, stopReason } from "../http/sse.ts";
 import type { InferenceContext } from "./context.ts";
-import { collectGenerations, generateAll, type LabeledEvent, mergeGenerations } from "./generation.ts";
+import {
+  collectGenerations,
+  type FrameFormat,
+  generateAll,
+  type LabeledEvent,
+  mergeGenerations,
+  streamFrames,
+} from "./generation.ts";
 
 /** OpenAI's default `max_tokens` for text completions. */
 const DEFAULT_MAX_TOKENS = 16;
@@ -90,15 +94,21 @@ export function completionsRoute(ctx: InferenceContext): Hono {
       ctx.inflight.release(deadline);
       throw reason;
     }
-    const frames = completionFrames(ctx, deadline, first, events, {
-      id,
-      created,
-      model: body.model,
-      n,
-      total: params.length,
-      prompts: echo ? prompts : undefined,
-      includeUsage: body.stream_options?.include_usage === true,
-    });
+    const frames = streamFrames(
+      ctx,
+      deadline,
+      first,
+      events,
+      completionFrames({
+        id,
+        created,
+        model: body.model,
+        n,
+        total: params.length,
+        prompts: echo ? prompts : undefined,
+        includeUsage: body.stream_options?.include_usage === true,
+      }),
+    );
     return sseResponse(frames, (reason) => deadline.abort(reason), { flushMs: ctx.streamFlushMs });
   });
 
@@ -129,13 +139,7 @@ type StreamMeta = {
   includeUsage: boolean;
 };
 
-async function* completionFrames(
-  ctx: InferenceContext,
-  deadline: RequestDeadline,
-  first: IteratorResult<LabeledEvent>,
-  events: AsyncGenerator<LabeledEvent>,
-  meta: StreamMeta,
-): AsyncGenerator<string> {
+function completionFrames(meta: StreamMeta): FrameFormat {
   const chunk = (index: number, text: string, finishReason: TextCompletion["choices"][number]["finish_reason"]) => {
     const payload: TextCompletion = {
       id: meta.id,
@@ -150,25 +154,25 @@ async function* completionFrames(
   const echoed = new Uint8Array(meta.total);
   let promptTokens = 0;
   let completionTokens = 0;
-  let finished = false;
-  try {
-    let step = first;
-    while (step.done !== true) {
-      const { index, event } = step.value;
+  return {
+    label: "completion",
+    frames({ index, event }) {
+      const out: string[] = [];
       if (meta.prompts !== undefined && echoed[index] === 0) {
         echoed[index] = 1;
-        yield chunk(index, meta.prompts[Math.floor(index / meta.n)] ?? "", null);
+        out.push(chunk(index, meta.prompts[Math.floor(index / meta.n)] ?? "", null));
       }
       if (event.type === "text") {
-        if (event.text !== "") yield chunk(index, event.text, null);
+        if (event.text !== "") out.push(chunk(index, event.text, null));
       } else {
         if (index % meta.n === 0) promptTokens += event.promptTokens;
         completionTokens += event.completionTokens;
-        yield chunk(index, "", event.finishReason);
+        out.push(chunk(index, "", event.finishReason));
       }
-      step = await events.next();
-    }
-    if (meta.includeUsage) {
+      return out;
+    },
+    usageFrame() {
+      if (!meta.includeUsage) return undefined;
       const last: TextCompletion = {
         id: meta.id,
         object: "text_completion",
@@ -177,18 +181,7 @@ async function* completionFrames(
         choices: [],
         usage: usage(promptTokens, completionTokens),
       };
-      yield sseData(last);
-    }
-    finished = true;
-    yield SSE_DONE;
-  } catch (err) {
-    const error = toOpenAIError(stopReason(err, deadline));
-    if (error.status >= 500) ctx.log.warn({ err, code: error.code }, "completion stream failed");
-    finished = true;
-    yield sseData(error.toJSON());
-  } finally {
-    if (!finished) deadline.abort(new Error("stream closed"));
-    ctx.inflight.release(deadline);
-    await events.return(undefined);
-  }
+      return sseData(last);
+    },
+  };
 }

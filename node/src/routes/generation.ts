@@ -2,8 +2,11 @@
  * What chat and text completions share: running `n` generations, merged for streaming or collected
  * for a plain response.
  */
-import type { FinishReason } from "@jeju/compute-sdk/openai/index";
+import { type FinishReason, SSE_DONE, sseData, toOpenAIError } from "@jeju/compute-sdk/openai/index";
 import type { GenerationEvent, GenerationResult } from "../backends/types.ts";
+import type { RequestDeadline } from "../http/deadline.ts";
+import { stopReason } from "../http/sse.ts";
+import type { InferenceContext } from "./context.ts";
 
 export type LabeledEvent = { index: number; event: GenerationEvent };
 
@@ -92,4 +95,49 @@ async function collectOne(gen: AsyncIterable<GenerationEvent>, index: number): P
     }
   }
   throw new Error("backend ended a generation without a done event");
+}
+
+/** How one endpoint (chat or text completions) turns generation events into SSE frames. */
+export type FrameFormat = {
+  /** For log lines: `chat`, `completion`. */
+  label: string;
+  /** The frames for one event, in order (a role or echo chunk first, then the delta or the finish). */
+  frames(step: LabeledEvent): string[];
+  /** The usage-only chunk after the last event, when the client asked for one. */
+  usageFrame(): string | undefined;
+};
+
+/**
+ * The SSE frames of a streamed response: each event's frames, the usage chunk, `[DONE]`; a failure
+ * mid-stream becomes an OpenAI error frame. Releases the request when the stream ends, however it ends,
+ * and aborts generation when the client went away before the end.
+ */
+export async function* streamFrames(
+  ctx: InferenceContext,
+  deadline: RequestDeadline,
+  first: IteratorResult<LabeledEvent>,
+  events: AsyncGenerator<LabeledEvent>,
+  format: FrameFormat,
+): AsyncGenerator<string> {
+  let finished = false;
+  try {
+    let step = first;
+    while (step.done !== true) {
+      for (const frame of format.frames(step.value)) yield frame;
+      step = await events.next();
+    }
+    const usageFrame = format.usageFrame();
+    if (usageFrame !== undefined) yield usageFrame;
+    finished = true;
+    yield SSE_DONE;
+  } catch (err) {
+    const error = toOpenAIError(stopReason(err, deadline));
+    if (error.status >= 500) ctx.log.warn({ err, code: error.code }, `${format.label} stream failed`);
+    finished = true;
+    yield sseData(error.toJSON());
+  } finally {
+    if (!finished) deadline.abort(new Error("stream closed"));
+    ctx.inflight.release(deadline);
+    await events.return(undefined);
+  }
 }
