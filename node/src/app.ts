@@ -10,6 +10,9 @@ import { cachedHardware, type HardwareInfo } from "./hardware/detect.ts";
 import { InflightTracker } from "./http/inflight.ts";
 import { DEFAULT_STREAM_FLUSH_MS } from "./http/sse.ts";
 import type { Logger } from "./logger.ts";
+import { a2aRoutes } from "./agents/a2a.ts";
+import { internalCaller } from "./agents/internal.ts";
+import { mcpRoute } from "./agents/mcp.ts";
 import { chatCompletionsRoute } from "./routes/chat.ts";
 import { completionsRoute } from "./routes/completions.ts";
 import { embeddingsRoute } from "./routes/embeddings.ts";
@@ -80,6 +83,16 @@ export function createApp(deps: AppDeps): NodeApp {
     healthRoute({ registry, inflight, chainEnabled: deps.chainEnabled ?? false, version: NODE_VERSION }),
   );
   deps.mount?.(app);
+
+  // Agents: A2A and MCP front-ends over this same API, called in-process.
+  const agents = {
+    call: internalCaller((request) => app.fetch(request)),
+    log,
+    version: NODE_VERSION,
+    chainEnabled: deps.chainEnabled ?? false,
+  };
+  app.route("/", a2aRoutes(agents));
+  app.route("/mcp", mcpRoute(agents));
 
   app.notFound((c) => {
     const err = routeNotFoundError(c.req.method, c.req.path);

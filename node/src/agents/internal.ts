@@ -1,0 +1,75 @@
+/**
+ * Agents (A2A, MCP) call the node's own HTTP API in-process: the same validation, error bodies, model
+ * routing, payments and marketplace wiring as an outside client gets, with no second implementation of
+ * any of it. A skill or tool is a thin translation of its arguments to one of these calls.
+ */
+
+export type NodeCallRequest = {
+  method: "GET" | "POST" | "DELETE";
+  /** Path and query on this node, e.g. `/v1/chat/completions`. */
+  path: string;
+  /** JSON body (POST). */
+  body?: unknown;
+  /** Extra headers passed through from the agent's own request (payment, signatures). */
+  headers?: Record<string, string>;
+};
+
+export type NodeCallResult = {
+  status: number;
+  /** Parsed JSON when the answer is JSON, else the text. */
+  body: unknown;
+  headers: Headers;
+};
+
+export type NodeCall = (request: NodeCallRequest) => Promise<NodeCallResult>;
+
+/** Request headers an agent may pass through to the API call it triggers. */
+export const PASSTHROUGH_HEADERS = ["x-payment", "payment-signature", "x-compute-signature", "authorization"] as const;
+
+export function internalCaller(fetch: (request: Request) => Response | Promise<Response>): NodeCall {
+  return async ({ method, path, body, headers }) => {
+    const init: RequestInit = { method, headers: { ...headers } };
+    if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      (init.headers as Record<string, string>)["content-type"] = "application/json";
+    }
+    const res = await fetch(new Request(`http://node.internal${path}`, init));
+    const text = await res.text();
+    let parsed: unknown = text;
+    if ((res.headers.get("content-type") ?? "").includes("json") && text !== "") {
+      try {
+        parsed = JSON.parse(text) as unknown;
+      } catch {
+        parsed = text;
+      }
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
+  };
+}
+
+/** The pass-through headers present on an incoming request. */
+export function passthroughHeaders(get: (name: string) => string | undefined | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of PASSTHROUGH_HEADERS) {
+    const v = get(name);
+    if (v !== undefined && v !== null && v !== "") out[name] = v;
+  }
+  return out;
+}
+
+/** The OpenAI-shaped error message in a failed call's body, or a generic one. */
+export function errorMessage(result: NodeCallResult): string {
+  const b = result.body as { error?: { message?: unknown } } | undefined;
+  const m = b?.error?.message;
+  return typeof m === "string" ? m : `request failed with HTTP ${result.status}`;
+}
+
+/** What the agent front-ends (A2A, MCP) get from the app. */
+export type AgentDeps = {
+  /** This node's HTTP API, in-process. */
+  call: NodeCall;
+  log: import("../logger.ts").Logger;
+  version: string;
+  /** Whether marketplace routes (providers, sessions) are on. */
+  chainEnabled: boolean;
+};
