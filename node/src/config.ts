@@ -33,6 +33,11 @@ const envSchema = z.object({
   MODEL_PATH: z.preprocess(emptyToUndefined, z.string().default("models/compute-tiny.gguf")),
   /** `alias=model` pairs, comma separated: `llama2=compute-tiny`. */
   MODEL_ALIASES: z.preprocess(emptyToUndefined, z.string().default("")),
+  /**
+   * Model names the embedded model answers when no backend serves them, so that the docs' examples
+   * (`llama2`, `nomic-embed-text`) work on a fresh install. Not listed in /v1/models. "none" disables.
+   */
+  FALLBACK_MODELS: z.preprocess(emptyToUndefined, z.string().default("llama2,nomic-embed-text")),
   LLAMA_CONTEXT_SIZE: z.coerce.number().int().min(0).default(0),
   /** CPU threads for the embedded engine; 0 = automatic (1 for tiny models). */
   LLAMA_THREADS: z.coerce.number().int().min(0).max(512).default(0),
@@ -87,6 +92,7 @@ export type NodeConfig = {
   openaiApiKey: string | undefined;
   modelPath: string;
   modelAliases: Record<string, string>;
+  fallbackModels: string[];
   llama: { contextSize: number | undefined; threads: number | undefined; sequences: number; gpu: "auto" | "cuda" | "vulkan" | "metal" | false };
   maxBodyBytes: number;
   requestTimeoutMs: number;
@@ -151,6 +157,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     openaiApiKey: e.OPENAI_API_KEY,
     modelPath: path.resolve(REPO_ROOT, e.MODEL_PATH),
     modelAliases: parseAliases(e.MODEL_ALIASES),
+    fallbackModels:
+      e.FALLBACK_MODELS.trim().toLowerCase() === "none"
+        ? []
+        : e.FALLBACK_MODELS.split(",")
+            .map((s) => s.trim())
+            .filter((s) => s !== ""),
     llama: {
       contextSize: e.LLAMA_CONTEXT_SIZE === 0 ? undefined : e.LLAMA_CONTEXT_SIZE,
       threads: e.LLAMA_THREADS === 0 ? undefined : e.LLAMA_THREADS,

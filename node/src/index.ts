@@ -3,6 +3,7 @@
  * SIGTERM/SIGINT.
  */
 import { createApp } from "./app.ts";
+import { LlamaCppBackend } from "./backends/llamacpp.ts";
 import { loadBackends } from "./backends/load.ts";
 import { ModelRegistry } from "./backends/registry.ts";
 import { ConfigError, loadConfig } from "./config.ts";
@@ -29,7 +30,11 @@ async function main(): Promise<void> {
 
   const backends = await loadBackends(config, log);
   if (backends.length === 0) log.warn({ MODEL_BACKEND: config.backends }, "no backend could start");
-  const registry = new ModelRegistry(backends, { aliases: config.modelAliases, log });
+  // The docs' model names (llama2, nomic-embed-text) fall back to the embedded model when nothing serves them.
+  const embedded = backends.find((b): b is LlamaCppBackend => b instanceof LlamaCppBackend);
+  const fallbackAliases: Record<string, string> = {};
+  if (embedded !== undefined) for (const name of config.fallbackModels) fallbackAliases[name] = embedded.modelId;
+  const registry = new ModelRegistry(backends, { aliases: config.modelAliases, fallbackAliases, log });
   await registry.refresh();
   const models = await registry.list();
 
@@ -61,7 +66,12 @@ async function main(): Promise<void> {
     shutdownTimeoutMs: config.shutdownTimeoutMs,
   });
   log.info(
-    { url: server.url, models: models.map((m) => m.id), backends: backends.map((b) => b.name) },
+    {
+      url: server.url,
+      models: models.map((m) => m.id),
+      backends: backends.map((b) => b.name),
+      ...(Object.keys(fallbackAliases).length > 0 ? { fallbacks: fallbackAliases } : {}),
+    },
     `compute node listening on ${server.url}`,
   );
 

@@ -21,6 +21,8 @@ export type ModelRoute = {
 export type ModelRegistryOptions = {
   /** `alias → model id` from MODEL_ALIASES. */
   aliases?: Record<string, string>;
+  /** `name → model id` used only when nothing else answers to the name; not listed (FALLBACK_MODELS). */
+  fallbackAliases?: Record<string, string>;
   refreshIntervalMs?: number;
   log: Logger;
 };
@@ -28,6 +30,7 @@ export type ModelRegistryOptions = {
 export class ModelRegistry {
   readonly backends: readonly Backend[];
   readonly #aliases: Record<string, string>;
+  readonly #fallbackAliases: Record<string, string>;
   readonly #refreshIntervalMs: number;
   readonly #log: Logger;
   /** Listed models, in order (what /v1/models shows). */
@@ -42,6 +45,7 @@ export class ModelRegistry {
   constructor(backends: readonly Backend[], options: ModelRegistryOptions) {
     this.backends = backends;
     this.#aliases = options.aliases ?? {};
+    this.#fallbackAliases = options.fallbackAliases ?? {};
     this.#refreshIntervalMs = options.refreshIntervalMs ?? 5_000;
     this.#log = options.log;
   }
@@ -90,6 +94,10 @@ export class ModelRegistry {
       const aliased: ModelRoute = { ...route, id: alias };
       routes.set(alias, aliased);
       listed.push(aliased);
+    }
+    for (const [name, target] of Object.entries(this.#fallbackAliases)) {
+      const route = routes.get(target);
+      if (route !== undefined && !routes.has(name)) routes.set(name, { ...route, id: name });
     }
     for (const name of this.#unreachable.keys()) {
       if (!unreachable.has(name)) this.#log.info({ backend: name }, "backend reachable again");

@@ -6,6 +6,9 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cosineSimilarity, decodeFloat32Base64 } from "@jeju/compute-sdk/openai/index";
 import { MOCK_EMBEDDING_DIMENSIONS, MockBackend } from "../backends/mock.ts";
+import { ModelRegistry } from "../backends/registry.ts";
+import type { Backend } from "../backends/types.ts";
+import { silentLogger } from "../logger.ts";
 import { rejection, sseFrames, startTestNode, type TestNode } from "../testing/harness.ts";
 
 const SEED_CURL_BODY = {
@@ -247,6 +250,54 @@ describe("the seed's curl example", () => {
     } finally {
       await aliased.close();
     }
+  });
+});
+
+describe("fallback model names (FALLBACK_MODELS)", () => {
+  it("answers the docs' llama2 and nomic-embed-text with the node's model, without listing them", async () => {
+    const fb = await startTestNode([new MockBackend()], {
+      fallbackAliases: { llama2: "mock-model", "nomic-embed-text": "mock-model" },
+    });
+    try {
+      const res = await fetch(`${fb.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(SEED_CURL_BODY),
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { model: string; choices: Array<{ message: { content: string } }> };
+      expect(body.model).toBe("llama2");
+      const direct = await fb.client.chat.completions.create({
+        model: "mock-model",
+        messages: SEED_CURL_BODY.messages as OpenAI.ChatCompletionMessageParam[],
+      });
+      expect(body.choices[0]?.message.content).toBe(direct.choices[0]?.message.content);
+      const emb = await fb.client.embeddings.create({ model: "nomic-embed-text", input: "What is the meaning of life?" });
+      expect(emb.model).toBe("nomic-embed-text");
+      expect(emb.data[0]?.embedding).toHaveLength(MOCK_EMBEDDING_DIMENSIONS);
+      expect((await fb.client.models.list()).data.map((m) => m.id)).toEqual(["mock-model"]);
+    } finally {
+      await fb.close();
+    }
+  });
+
+  it("never shadows a model a backend really serves under that name", async () => {
+    const inner = new MockBackend();
+    const real: Backend = {
+      name: "ollama",
+      listModels: async () => [{ id: "llama2:latest", created: 0, ownedBy: "library", aliases: ["llama2"] }],
+      chat: (p) => inner.chat(p),
+      complete: (p) => inner.complete(p),
+      embed: (p) => inner.embed(p),
+    };
+    const registry = new ModelRegistry([new MockBackend(), real], {
+      fallbackAliases: { llama2: "mock-model", "llama3": "mock-model" },
+      log: silentLogger,
+      refreshIntervalMs: 0,
+    });
+    await registry.refresh();
+    expect((await registry.resolve("llama2")).backend.name).toBe("ollama");
+    expect((await registry.resolve("llama3")).backend.name).toBe("mock");
   });
 });
 

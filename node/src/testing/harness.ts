@@ -11,6 +11,7 @@ import { type RunningServer, startServer } from "../server.ts";
 
 export type TestNodeOptions = {
   aliases?: Record<string, string>;
+  fallbackAliases?: Record<string, string>;
   maxBodyBytes?: number;
   requestTimeoutMs?: number;
   shutdownTimeoutMs?: number;
@@ -26,7 +27,12 @@ export type TestNode = {
 };
 
 export async function startTestNode(backends: Backend[], options: TestNodeOptions = {}): Promise<TestNode> {
-  const registry = new ModelRegistry(backends, { aliases: options.aliases, log: silentLogger, refreshIntervalMs: 0 });
+  const registry = new ModelRegistry(backends, {
+    aliases: options.aliases,
+    fallbackAliases: options.fallbackAliases,
+    log: silentLogger,
+    refreshIntervalMs: 0,
+  });
   await registry.refresh();
   const app = createApp({
     registry,
