@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MockBackend } from "../backends/mock.ts";
 import { silentLogger } from "../logger.ts";
 import { startTestNode, type TestNode } from "../testing/harness.ts";
-import { a2aRoutes } from "./a2a.ts";
+import { defaultServerCallContextBuilder, UnauthenticatedUser } from "@a2a-js/sdk/server";
+import { a2aRoutes, RecentTaskStore } from "./a2a.ts";
 import type { NodeCallRequest, NodeCallResult } from "./internal.ts";
 
 /** The body of the docs' curl example. */
@@ -328,5 +329,20 @@ describe("marketplace skills on a chain node (API stubbed)", () => {
     expect(calls.at(-1)).toMatchObject({ method: "GET", path: "/v1/providers?model=llama2&limit=5" });
     expect(status).toBe(200);
     expect(body.task).toMatchObject({ status: "completed", result: { object: "list", data: [] } });
+  });
+});
+
+describe("RecentTaskStore", () => {
+  it("keeps two generations of tasks readable and forgets older ones", async () => {
+    const store = new RecentTaskStore(2);
+    const ctx = defaultServerCallContextBuilder({ user: new UnauthenticatedUser(), extensions: undefined, headers: {} });
+    const task = (id: string): Task => ({ id, contextId: "ctx", status: { state: TaskState.TASK_STATE_COMPLETED }, artifacts: [], history: [], metadata: undefined }) as unknown as Task;
+    for (const id of ["t1", "t2", "t3"]) await store.save(task(id), ctx);
+    expect((await store.load("t1", ctx))?.id).toBe("t1");
+    expect((await store.load("t3", ctx))?.id).toBe("t3");
+    for (const id of ["t4", "t5"]) await store.save(task(id), ctx);
+    expect(await store.load("t1", ctx)).toBeUndefined();
+    expect(await store.load("t2", ctx)).toBeUndefined();
+    for (const id of ["t3", "t4", "t5"]) expect((await store.load(id, ctx))?.id).toBe(id);
   });
 });

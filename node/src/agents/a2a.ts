@@ -41,6 +41,7 @@ import {
   type RequestContext,
   type RequestHeaders,
   STATE_HEADERS_KEY,
+  type TaskStore,
   UnauthenticatedUser,
   validateVersion,
 } from "@a2a-js/sdk/server";
@@ -151,10 +152,45 @@ const SKILLS: readonly Skill[] = [
 
 const SKILL_IDS = SKILLS.map((s) => s.card.id);
 
+type StoreContext = Parameters<InMemoryTaskStore["load"]>[1];
+
+/**
+ * The SDK's in-memory task store, bounded: tasks live in two generations of `generation` tasks each, so a
+ * long-running node keeps the recent ones readable (GetTask) without growing forever.
+ */
+export class RecentTaskStore implements TaskStore {
+  #current = new InMemoryTaskStore();
+  #previous = new InMemoryTaskStore();
+  #ids = new Set<string>();
+
+  constructor(readonly generation = 1000) {}
+
+  async save(task: Task, context: StoreContext): Promise<void> {
+    if (!this.#ids.has(task.id)) {
+      if (this.#ids.size >= this.generation) {
+        this.#previous = this.#current;
+        this.#current = new InMemoryTaskStore();
+        this.#ids = new Set();
+      }
+      this.#ids.add(task.id);
+    }
+    await this.#current.save(task, context);
+  }
+
+  async load(taskId: string, context: StoreContext): Promise<Task | undefined> {
+    return (await this.#current.load(taskId, context)) ?? (await this.#previous.load(taskId, context));
+  }
+
+  /** Lists the current generation (the most recent tasks). */
+  list(...args: Parameters<InMemoryTaskStore["list"]>): ReturnType<InMemoryTaskStore["list"]> {
+    return this.#current.list(...args);
+  }
+}
+
 export function a2aRoutes(deps: AgentDeps): Hono {
   const app = new Hono();
   // Shared by every JSON-RPC request: tasks stay readable with GetTask after the SendMessage that made them.
-  const taskStore = new InMemoryTaskStore();
+  const taskStore = new RecentTaskStore();
   const eventBuses = new DefaultExecutionEventBusManager();
   const executor = skillExecutor(deps);
 
