@@ -41,7 +41,9 @@ async function main(): Promise<void> {
   let chain: ChainServices | undefined;
   if (config.chain !== undefined) {
     try {
-      chain = await startChainServices(config, config.chain, log);
+      chain = await startChainServices(config, config.chain, log, {
+        servedModel: (name) => registry.peek(name)?.backendModel,
+      });
     } catch (err) {
       log.fatal({ err }, `chain set-up failed: ${(err as Error).message}`);
       await registry.close();

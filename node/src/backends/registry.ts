@@ -108,6 +108,11 @@ export class ModelRegistry {
     this.#lastRefresh = Date.now();
   }
 
+  /** The route a name has right now (no refresh): for synchronous lookups such as pricing. */
+  peek(model: string): ModelRoute | undefined {
+    return this.#routes.get(model);
+  }
+
   /** The route for a model; refreshes once on a miss. Throws 404 `model_not_found`, or 503 if a backend that might serve it is down. */
   async resolve(model: string): Promise<ModelRoute> {
     const hit = this.#routes.get(model);

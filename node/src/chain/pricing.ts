@@ -45,3 +45,20 @@ export async function onChainPricing(
   timer.unref();
   return { priceOf: (model) => prices.get(model), refresh, close: () => clearInterval(timer) };
 }
+
+/**
+ * Prices a request by the name it used and, failing that, by the model that name is served by: an alias
+ * (MODEL_ALIASES, FALLBACK_MODELS, a backend's short name) of a priced model costs what the model costs, so
+ * no alias is a way around the 402. A price registered for the alias itself wins.
+ */
+export function aliasAwarePricing(
+  priceOf: (model: string) => ModelPrice | undefined,
+  servedModel: (name: string) => string | undefined,
+): (model: string) => ModelPrice | undefined {
+  return (model) => {
+    const own = priceOf(model);
+    if (own !== undefined) return own;
+    const served = servedModel(model);
+    return served !== undefined && served !== model ? priceOf(served) : undefined;
+  };
+}

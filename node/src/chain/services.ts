@@ -21,7 +21,7 @@ import { RentalWatcher } from "../rentals/watcher.ts";
 import { networkRoute } from "../routes/network.ts";
 import { SshServer } from "../ssh/server.ts";
 import { type ChainContext, createChainContext } from "./context.ts";
-import { onChainPricing } from "./pricing.ts";
+import { aliasAwarePricing, onChainPricing } from "./pricing.ts";
 
 export type ChainServices = {
   ctx: ChainContext;
@@ -36,7 +36,11 @@ export async function startChainServices(
   config: NodeConfig,
   chainConfig: NonNullable<NodeConfig["chain"]>,
   log: Logger,
-  options: { countTokens?: TokenCounter } = {},
+  options: {
+    countTokens?: TokenCounter;
+    /** The served model a requested name routes to (aliases), so aliases of a priced model are charged. */
+    servedModel?: (name: string) => string | undefined;
+  } = {},
 ): Promise<ChainServices> {
   const ctx = createChainContext({
     rpcUrl: chainConfig.rpcUrl,
@@ -89,7 +93,7 @@ export async function startChainServices(
     mkdirSync(config.dataDir, { recursive: true });
     const store = new SqliteSpentNonceStore(path.join(config.dataDir, `x402-payments-${chainId}.sqlite`));
     const middleware = x402Payments({
-      pricing: (model) => pricing.priceOf(model),
+      pricing: aliasAwarePricing((model) => pricing.priceOf(model), options.servedModel ?? (() => undefined)),
       facilitatorUrl: chainConfig.relayerUrl,
       chainId,
       usdc: ctx.deployments.USDC,
