@@ -26,6 +26,9 @@ import {
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureDocker, skipWithoutDocker } from "../../node/src/rentals/test-setup.ts";
+import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { ComputeClient, ComputeContractError, type CreateSessionStage } from "../../sdk/src/index.ts";
 import { freePorts } from "../../tools/lib/ports.ts";
 import { type ManagedProcess, start, waitForHttp } from "../../tools/lib/process.ts";
@@ -189,6 +192,41 @@ describe.skipIf(skip)("sdk e2e", () => {
       endpoint: nodeUrl,
       wallet: createWalletClient({ chain: anvilChain, transport: http(chainH.anvil.rpcUrl), account: renterAccount }),
     });
+
+  it("agents get the same rental quote over MCP and A2A as over HTTP, to the wei", async () => {
+    const args = { providerId: `provider-${providerAccount.address}`, durationHours: 2, sshPublicKey: pub, gpuCount: 0 };
+    const res = await fetch(`${nodeUrl}/v1/sessions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(args),
+    });
+    expect(res.status).toBe(402);
+    const quote = (await res.json()) as { error: { message: string }; payment: { cost: string; ratePerHour: string } };
+    expect(quote.payment).toMatchObject({ cost: String(RATE * 2n), ratePerHour: String(RATE) });
+
+    const mcp = new McpClient({ name: "sdk-e2e", version: "1.0.0" });
+    await mcp.connect(new StreamableHTTPClientTransport(new URL(`${nodeUrl}/mcp`)));
+    try {
+      const { tools } = await mcp.listTools();
+      expect(tools.map((t) => t.name)).toContain("rent_compute");
+      const r = (await mcp.callTool({ name: "rent_compute", arguments: args })) as CallToolResult;
+      expect(r.isError).toBe(true);
+      expect(r.content).toEqual([{ type: "text", text: `HTTP 402: ${quote.error.message}\n${JSON.stringify(quote)}` }]);
+    } finally {
+      await mcp.close();
+    }
+
+    const a2a = await fetch(`${nodeUrl}/a2a`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ type: "task", task: { skill: "rent_compute", parameters: args } }),
+    });
+    expect(a2a.status).toBe(402);
+    const task = (await a2a.json()) as { task: { status: string; error: { code: string; data: unknown } } };
+    expect(task.task.status).toBe("failed");
+    expect(task.task.error.code).toBe("payment_required");
+    expect(task.task.error.data).toEqual(quote);
+  });
 
   it("discovers the chain and contracts from /v1/network", async () => {
     const net = await client().network();
