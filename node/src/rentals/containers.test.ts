@@ -12,7 +12,7 @@ import { ContainerNotFoundError, InvalidContainerRequestError, SessionNotRunning
 import { SESSION_IMAGE, ensureDocker, skipWithoutDocker } from "./test-setup.ts";
 
 const skip = skipWithoutDocker();
-// Own provider label and session ids 101–199 (used so far: 101–110), so other test files never see these containers.
+// Own provider label and session ids 101–199 (used so far: 101–111), so other test files never see these containers.
 const PROVIDER = "0xtest-containers";
 const LIMITS: ResourceLimits = { memoryBytes: 256 * 1024 * 1024, nanoCpus: 500_000_000, pidsLimit: 128 };
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "compute-vols-"));
@@ -246,6 +246,33 @@ for host in ${JSON.stringify(targets)}:
       server.close();
     }
   });
+
+  it("gives all of a session's containers one shared budget (parent cgroup with the session's limits)", async () => {
+    const cg = await m.cgroups();
+    expect(cg, "cgroupfs driver on a local dockerd: the shared budget is on").toBeDefined();
+    await m.createSessionContainer({ sessionId: 111n, limits: LIMITS });
+    expect(cg?.read("111")).toEqual(LIMITS);
+    // 180 MiB held in the session container, then a job asks for another 180 MiB: each fits its own 256 MiB
+    // limit, the pair does not fit the session's.
+    const hog = (label: string) => `import time; b = b"x" * (180 << 20); print("${label}", flush=True); time.sleep(30)`;
+    const held = await m.exec("111", ["python3", "-c", hog("held")]);
+    let heldOut = "";
+    held.stdout.on("data", (d: Buffer) => (heldOut += d.toString()));
+    held.stdin.end();
+    for (let i = 0; i < 100 && !heldOut.includes("held"); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(heldOut).toContain("held");
+    const job = await m.runContainer(111n, { image: SESSION_IMAGE, command: ["python3", "-c", hog("allocated")] }, { limits: LIMITS });
+    const inspect = await m.docker.getContainer(job.id).inspect();
+    expect(inspect.HostConfig.CgroupParent).toBe("/compute/s111");
+    // The kernel enforces the sum: one of the two is OOM-killed (exit 137), whichever it picks.
+    const jobExit = m.docker.getContainer(job.id).wait().then((r: { StatusCode: number }) => r.StatusCode);
+    const first = await Promise.race([held.exit.then((c) => ({ who: "session", code: c })), jobExit.then((c) => ({ who: "job", code: c }))]);
+    expect(first.code, `${first.who} was killed`).toBe(137);
+    await held.kill("SIGKILL").catch(() => {});
+    held.close();
+    await m.removeSession(111n);
+    expect(cg?.read("111"), "the parent cgroup goes with the session").toBeUndefined();
+  }, 60_000);
 
   it("removes a session: containers, jobs, network and data", async () => {
     await m.createSessionContainer({ sessionId: 109n, limits: LIMITS });

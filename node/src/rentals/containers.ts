@@ -13,7 +13,8 @@
  * (127.0.0.1). Bridges are named `cmp<id>` so that the host guard (hostguard.ts) keeps containers from
  * opening connections to the host itself. `networkMode: "none"` gives containers no network at all (SSH still works: it is an exec).
  * Containers run with `Init`, `no-new-privileges`, all capabilities dropped but a short list apt/pip need,
- * memory (no swap), CPU and pids limits, and GPUs only through DeviceRequests naming the session's devices.
+ * memory (no swap), CPU and pids limits (each container, and all of a session's containers together under one
+ * parent cgroup: cgroups.ts), and GPUs only through DeviceRequests naming the session's devices.
  */
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -29,6 +30,7 @@ import {
   SessionNotRunningError,
   dockerStatus,
 } from "./errors.ts";
+import { SessionCgroups } from "./cgroups.ts";
 import { BRIDGE_PREFIX } from "./hostguard.ts";
 
 export const LABEL_SESSION = "compute.session";
@@ -81,6 +83,11 @@ export type ContainerManagerOptions = {
   capAdd?: readonly string[];
   /** Seconds `docker stop` waits before SIGKILL (default 3). */
   stopTimeoutSec?: number;
+  /**
+   * One budget for all of a session's containers (cgroups.ts): "auto" (default) when Docker's cgroups are
+   * local and cgroupfs-driven, false to give each container only its own limits.
+   */
+  sharedBudget?: "auto" | false;
   logger?: Logger;
 };
 
@@ -174,6 +181,8 @@ export class ContainerManager implements ExecTarget {
   private readonly log: Logger;
   /** Per-session serialization of create/remove within this process. */
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly sharedBudget: "auto" | false;
+  private cgroupsReady: Promise<SessionCgroups | undefined> | undefined;
 
   constructor(opts: ContainerManagerOptions) {
     this.docker = opts.docker ?? new Docker();
@@ -187,6 +196,7 @@ export class ContainerManager implements ExecTarget {
     this.maxJobsPerSession = opts.maxJobsPerSession ?? 8;
     this.capAdd = opts.capAdd ?? DEFAULT_CAP_ADD;
     this.stopTimeoutSec = opts.stopTimeoutSec ?? 3;
+    this.sharedBudget = opts.sharedBudget ?? "auto";
     this.log = (opts.logger ?? silentLogger).child({ component: "containers" });
   }
 
@@ -224,6 +234,25 @@ export class ContainerManager implements ExecTarget {
       if (dockerStatus(err) === 404) throw new InvalidContainerRequestError(`image ${image} not found`, "image");
       throw wrap(err, `pull ${image}`);
     }
+  }
+
+  /** The shared-budget manager, detected once from dockerd's cgroup driver (undefined when off). */
+  cgroups(): Promise<SessionCgroups | undefined> {
+    if (this.sharedBudget === false) return Promise.resolve(undefined);
+    this.cgroupsReady ??= this.docker
+      .info()
+      .then((info: { CgroupDriver?: string }) => SessionCgroups.detect({ cgroupDriver: info.CgroupDriver, log: this.log }))
+      .catch((err: unknown) => {
+        this.cgroupsReady = undefined;
+        throw wrap(err, "docker info");
+      });
+    return this.cgroupsReady;
+  }
+
+  /** The CgroupParent for a session's containers, its budget set to `limits` (undefined: no shared budget). */
+  private async budgetParent(sessionId: string, limits: ResourceLimits): Promise<string | undefined> {
+    const cg = await this.cgroups();
+    return cg?.ensure(sessionId, limits);
   }
 
   static containerName(sessionId: string): string {
@@ -264,6 +293,7 @@ export class ContainerManager implements ExecTarget {
         const networkMode = await this.ensureNetwork(sessionId);
         const hostDir = this.ensureSessionDir(sessionId);
         const name = ContainerManager.containerName(sessionId);
+        const cgroupParent = await this.budgetParent(sessionId, spec.limits);
         try {
           await this.docker.createContainer({
             name,
@@ -275,6 +305,7 @@ export class ContainerManager implements ExecTarget {
             WorkingDir: "/workspace",
             HostConfig: {
               ...this.securityConfig(spec.limits, spec.gpus ?? []),
+              ...(cgroupParent !== undefined ? { CgroupParent: cgroupParent } : {}),
               NetworkMode: networkMode,
               Binds: [`${hostDir}:/workspace`],
               RestartPolicy: { Name: "unless-stopped" },
@@ -325,6 +356,7 @@ export class ContainerManager implements ExecTarget {
       const all = await this.listAll(id);
       await Promise.all(all.map((c) => this.removeContainerById(c.id)));
       await this.removeNetwork(id);
+      (await this.cgroups().catch(() => undefined))?.remove(id);
       if (opts.deleteData) fs.rmSync(this.sessionDir(id), { recursive: true, force: true });
       if (all.length > 0) this.log.info({ sessionId: id, removed: all.length }, "session containers removed");
     });
@@ -454,6 +486,7 @@ export class ContainerManager implements ExecTarget {
     const { exposed, bindings } = this.resolvePorts(req.ports ?? {});
     await this.ensureImage(req.image);
     const networkMode = await this.ensureNetwork(id);
+    const cgroupParent = await this.budgetParent(id, allowance.limits);
     let created: Docker.Container;
     try {
       created = await this.docker.createContainer({
@@ -464,6 +497,7 @@ export class ContainerManager implements ExecTarget {
         ExposedPorts: exposed,
         HostConfig: {
           ...this.securityConfig(allowance.limits, gpus),
+          ...(cgroupParent !== undefined ? { CgroupParent: cgroupParent } : {}),
           NetworkMode: networkMode,
           Binds: binds,
           PortBindings: bindings,
