@@ -58,6 +58,27 @@ cmd_start() {
   mkdir -p "$RUN_DIR" "$DATA_ROOT"
   chmod 0711 "$RUN_DIR"
   rm -f "$PIDFILE" "$SOCK"
+  launch
+  if ! wait_ready; then
+    # Docker 20.10 panics at start-up on a network store left half-written by a daemon killed while creating a
+    # network (libnetwork reservePools: index out of range). Session networks are re-created on demand, so
+    # set the store aside and start once more rather than leave rentals down.
+    if grep -q "reservePools" "$LOG" 2>/dev/null && [ -f "$DATA_ROOT/network/files/local-kv.db" ]; then
+      local aside
+      aside="$DATA_ROOT/network/files/local-kv.db.broken-$(date +%s)"
+      mv "$DATA_ROOT/network/files/local-kv.db" "$aside"
+      echo "dockerd.sh: dockerd crashed restoring its network store; moved it to $aside and restarting" >&2
+      rm -f "$PIDFILE" "$SOCK"
+      launch
+      wait_ready && { echo "DOCKER_HOST=$DOCKER_HOST"; return 0; }
+    fi
+    tail -n 30 "$LOG" >&2
+    die "dockerd did not become ready (log: $LOG)"
+  fi
+  echo "DOCKER_HOST=$DOCKER_HOST"
+}
+
+launch() {
   # setsid: the daemon must outlive the shell (and the vitest worker) that started it.
   setsid dockerd \
     --host "$DOCKER_HOST" \
@@ -71,14 +92,15 @@ cmd_start() {
     --log-driver=json-file --log-opt max-size=10m --log-opt max-file=2 \
     --no-new-privileges \
     >"$LOG" 2>&1 </dev/null 9>&- &
-  wait_ready || { tail -n 30 "$LOG" >&2; die "dockerd did not become ready (log: $LOG)"; }
-  echo "DOCKER_HOST=$DOCKER_HOST"
+  LAUNCHED=$!
 }
 
 wait_ready() {
   local i
   for i in $(seq 1 150); do
     if answers; then return 0; fi
+    # Gone already (a crash at start-up): no point waiting out the 30 s.
+    if [ -n "${LAUNCHED:-}" ] && ! kill -0 "$LAUNCHED" 2>/dev/null; then return 1; fi
     sleep 0.2
   done
   return 1
