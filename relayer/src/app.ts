@@ -1,7 +1,9 @@
 /**
  * The relayer's HTTP app: the x402 facilitator (`/verify`, `/settle`, `/supported`), the gasless session relay
- * (`/v1/sessions`) and `/health`. `createApp` builds it from its dependencies (tests call `app.request()`);
- * `createRelayer` builds the dependencies from a config; index.ts serves it.
+ * (`/v1/sessions`), the inference gateway (`/v1/models`, `/v1/chat/completions`, `/v1/completions`,
+ * `/v1/embeddings`, routed to registered providers; see gateway/) and `/health`. `createApp` builds it from its
+ * dependencies (tests call `app.request()`); `createRelayer` builds the dependencies from a config; index.ts
+ * serves it.
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
@@ -11,6 +13,7 @@ import {
   defineChain,
   getAddress,
   http,
+  isAddress,
   type PublicClient,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -20,6 +23,7 @@ import { openDb, type RelayerDb } from "./db.ts";
 import { RelayerError } from "./errors.ts";
 import { Facilitator } from "./facilitator/facilitator.ts";
 import { facilitatorRoute } from "./facilitator/routes.ts";
+import { type CreateGatewayOptions, createGateway, DEFAULT_INDEXER_URL, type Gateway, gatewayRoutes } from "./gateway/index.ts";
 import { RateLimiter } from "./http/rateLimit.ts";
 import type { Logger } from "./logger.ts";
 import { sessionsRoute } from "./sessions/routes.ts";
@@ -34,12 +38,15 @@ export type AppDeps = {
   log: Logger;
   rateLimiter?: RateLimiter;
   receiptTimeoutMs?: number;
+  /** The inference gateway; without it the `/v1` inference routes are not mounted. */
+  gateway?: Gateway;
 };
 
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
   app.route("/", facilitatorRoute(deps.facilitator));
   app.route("/v1/sessions", sessionsRoute(deps));
+  if (deps.gateway !== undefined) app.route("/", gatewayRoutes(deps.gateway, deps.log));
   app.get("/health", async (c) => {
     const block = await deps.publicClient.getBlockNumber().catch(() => undefined);
     return c.json({
@@ -71,10 +78,17 @@ export function createApp(deps: AppDeps): Hono {
 
 export type Relayer = { app: Hono; deps: AppDeps; db: RelayerDb; close(): void };
 
+export type RelayerOptions = {
+  /** Gateway settings beyond the config's (cache times, a fetch), mostly for tests. */
+  gateway?: Partial<Omit<CreateGatewayOptions, "publicClient" | "registry" | "log">>;
+};
+
 /** Build every dependency from a config and recover the transaction queue. */
 export async function createRelayer(
-  config: Pick<RelayerConfig, "rpcUrl" | "privateKey" | "deployments" | "dbFile" | "rateLimit">,
+  config: Pick<RelayerConfig, "rpcUrl" | "privateKey" | "deployments" | "dbFile" | "rateLimit"> &
+    Partial<Pick<RelayerConfig, "indexerUrl" | "gatewayTimeoutMs" | "gatewayMaxBodyBytes">>,
   log: Logger,
+  options: RelayerOptions = {},
 ): Promise<Relayer> {
   const { chainId } = config.deployments;
   const chain: Chain = defineChain({
@@ -91,6 +105,21 @@ export async function createRelayer(
   const rateLimiter = new RateLimiter(config.rateLimit);
   const usdc = getAddress(config.deployments.usdc);
   const facilitator = new Facilitator({ db, queue, publicClient, chainId, assets: [usdc], log, rateLimiter });
+  // The gateway needs the registry to check providers on-chain; without one it is not mounted.
+  const registry = config.deployments.registry;
+  const gateway =
+    typeof registry === "string" && isAddress(registry)
+      ? createGateway({
+          indexerUrl: config.indexerUrl ?? DEFAULT_INDEXER_URL,
+          timeoutMs: config.gatewayTimeoutMs,
+          maxBodyBytes: config.gatewayMaxBodyBytes,
+          ...options.gateway,
+          publicClient,
+          registry: getAddress(registry),
+          log,
+        })
+      : undefined;
+  if (gateway === undefined) log.warn("no ComputeRegistry in the deployments: the inference gateway is off");
   const deps: AppDeps = {
     facilitator,
     queue,
@@ -100,6 +129,7 @@ export async function createRelayer(
     usdc,
     log,
     rateLimiter,
+    gateway,
   };
   return { app: createApp(deps), deps, db, close: () => db.close() };
 }

@@ -23,6 +23,9 @@ const envSchema = z.object({
   RELAYER_RATE_LIMIT_PER_SECOND: z.coerce.number().positive().default(20),
   RELAYER_RATE_LIMIT_BURST: z.coerce.number().positive().default(40),
   LOG_LEVEL: z.preprocess(empty, z.string().default("info")),
+  INDEXER_URL: z.preprocess(empty, z.url().default("http://127.0.0.1:42069")),
+  GATEWAY_TIMEOUT_MS: z.preprocess(empty, z.coerce.number().int().positive().default(30_000)),
+  GATEWAY_MAX_BODY_BYTES: z.preprocess(empty, z.coerce.number().int().positive().default(4 * 1024 * 1024)),
 });
 
 export type RelayerConfig = {
@@ -34,6 +37,12 @@ export type RelayerConfig = {
   dbFile: string;
   rateLimit: { perSecond: number; capacity: number };
   logLevel: string;
+  /** Indexer the gateway discovers providers from. */
+  indexerUrl: string;
+  /** Gateway: time allowed to a provider's response headers before trying the next one, ms. */
+  gatewayTimeoutMs: number;
+  /** Gateway: largest inference request body, bytes. */
+  gatewayMaxBodyBytes: number;
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayerConfig {
@@ -57,5 +66,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayerConfig 
     dbFile: path.resolve(REPO_ROOT, e.RELAYER_DB),
     rateLimit: { perSecond: e.RELAYER_RATE_LIMIT_PER_SECOND, capacity: e.RELAYER_RATE_LIMIT_BURST },
     logLevel: e.LOG_LEVEL,
+    indexerUrl: e.INDEXER_URL,
+    gatewayTimeoutMs: e.GATEWAY_TIMEOUT_MS,
+    gatewayMaxBodyBytes: e.GATEWAY_MAX_BODY_BYTES,
   };
 }

@@ -11,7 +11,13 @@ const log = createLogger(config.logLevel);
 const relayer = await createRelayer(config, log);
 const server = serve({ fetch: relayer.app.fetch, port: config.port, hostname: config.host }, (info) => {
   log.info(
-    { port: info.port, relayer: relayer.deps.queue.address, chainId: config.deployments.chainId },
+    {
+      port: info.port,
+      relayer: relayer.deps.queue.address,
+      chainId: config.deployments.chainId,
+      indexer: config.indexerUrl,
+      gatewayTimeoutMs: config.gatewayTimeoutMs,
+    },
     `relayer listening on http://${config.host}:${info.port}`,
   );
 });
