@@ -399,9 +399,9 @@ async function main(): Promise<void> {
   const usdc = (v: bigint) => `${formatUnits(v, 6)} USDC`;
   const line = (k: string, v: string) => console.log(`  ${k.padEnd(12)} ${v}`);
   console.log(`\n${green(bold("Compute localnet is up"))} ${dim(`(${secs(performance.now() - t0)})`)}\n`);
-  line("Node", `${NODE_URL}  ${dim("/v1/chat/completions /v1/models /v1/providers /v1/hardware /health")}`);
+  line("Node", `${NODE_URL}  ${dim("/v1/chat/completions /v1/models /v1/providers /v1/hardware /a2a /mcp /health")}`);
   line("Indexer", `${INDEXER_URL}  ${dim("GraphQL /graphql, SQL /sql, REST /providers /sessions /stats")}`);
-  if (hasRelayer) line("Relayer", `${RELAYER_URL}  ${dim("x402 facilitator, gasless sessions")}`);
+  if (hasRelayer) line("Relayer", `${RELAYER_URL}  ${dim("gateway /v1 (any provider), x402 facilitator, gasless sessions")}`);
   line("Chain", `${RPC_URL}  ${dim("anvil, chain id 31337")}`);
   line("SSH", `ssh -p ${PORTS.ssh} <session-user>@${HOST}`);
   console.log();
