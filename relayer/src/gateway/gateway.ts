@@ -13,6 +13,7 @@
  */
 import {
   bodyTooLargeError,
+  readBodyLimited,
   invalidRequestError,
   malformedJsonError,
   modelNotFoundError,
@@ -309,22 +310,7 @@ function errInfo(err: unknown) {
 async function readBody(c: Context, limit: number): Promise<Uint8Array> {
   const declared = c.req.header("content-length");
   if (declared !== undefined && Number(declared) > limit) throw bodyTooLargeError(limit);
-  const stream = c.req.raw.body;
-  if (stream === null) return new Uint8Array();
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw bodyTooLargeError(limit);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
+  return readBodyLimited(c.req.raw.body, limit);
 }
 
 /** `model` of an OpenAI request body; 400 for what is not a JSON object with a string `model`. */

@@ -4,3 +4,4 @@ export * from "./types.ts";
 export * from "./sse.ts";
 export * from "./embeddings.ts";
 export * from "./ids.ts";
+export * from "./body.ts";
