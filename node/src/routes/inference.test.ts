@@ -482,6 +482,38 @@ describe("errors", () => {
     );
   });
 
+  it("400 unsupported_parameter for chat features the node does not implement, instead of ignoring them", async () => {
+    const messages = [{ role: "user" as const, content: "What is the weather?" }];
+    const tools = [{ type: "function" as const, function: { name: "weather", parameters: { type: "object", properties: {} } } }];
+    const cases: Array<[Record<string, unknown>, string, string]> = [
+      [{ tools }, "tools", "Tool (function) calling is not supported by this node; remove 'tools' from the request."],
+      [{ tool_choice: "required" }, "tool_choice", "Forcing a tool call is not supported by this node; remove 'tool_choice' from the request."],
+      [{ logprobs: true }, "logprobs", "Returning log probabilities is not supported by this node; remove 'logprobs' from the request."],
+      [
+        { response_format: { type: "json_object" } },
+        "response_format",
+        "response_format 'json_object' is not supported by this node; remove 'response_format' from the request.",
+      ],
+    ];
+    for (const [extra, param, message] of cases) {
+      const err = await client.chat.completions
+        .create({ model: "mock-model", messages, ...extra } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming)
+        .catch((e: unknown) => e);
+      expectApiError(err, 400, "invalid_request_error", "unsupported_parameter", param);
+      expect((err as InstanceType<typeof OpenAI.APIError>).message).toBe(`400 ${message}`);
+    }
+    // Off values pass: empty tools, tool_choice none, logprobs false, response_format text.
+    const ok = await client.chat.completions.create({
+      model: "mock-model",
+      messages,
+      tools: [],
+      tool_choice: "none",
+      logprobs: false,
+      response_format: { type: "text" },
+    } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    expect(ok.choices[0]?.message.content).toMatch(/^This is a mock response/);
+  });
+
   it("404 model_not_found on every inference route", async () => {
     expectApiError(
       await rejection(client.chat.completions.create({ model: "llama2", messages: [{ role: "user", content: "x" }] })),

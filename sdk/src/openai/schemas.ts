@@ -2,7 +2,8 @@
  * Zod schemas for the OpenAI request bodies the node and the gateway accept.
  *
  * Unknown fields are dropped (OpenAI clients send many optional ones); known fields are checked with
- * OpenAI's own bounds so a bad value fails here with a 400 that names the field.
+ * OpenAI's own bounds so a bad value fails here with a 400 that names the field. Chat features that would
+ * change what the answer means (tools, logprobs, JSON mode) are refused by name, not dropped.
  */
 import { z } from "zod";
 import { invalidRequestError, type OpenAIError } from "./errors.ts";
@@ -234,5 +235,29 @@ function fastChatRequest(input: unknown): ChatCompletionRequest | undefined {
 
 /** `parseRequest(chatCompletionRequestSchema, input)`, with a fast path for the common valid body. */
 export function parseChatRequest(input: unknown): ChatCompletionRequest {
+  refuseUnsupportedChatFields(input);
   return fastChatRequest(input) ?? parseRequest(chatCompletionRequestSchema, input);
+}
+
+/**
+ * Chat features the node does not implement are refused with a 400 naming the field, rather than dropped:
+ * a client that sends `tools` and gets plain text back (or asks for logprobs or JSON mode and silently gets
+ * neither) would be misled. Absent, null, empty and "off" values pass.
+ */
+export function refuseUnsupportedChatFields(input: unknown): void {
+  if (input === null || typeof input !== "object" || Array.isArray(input)) return;
+  const b = input as Record<string, unknown>;
+  const refuse = (param: string, what: string) => {
+    throw invalidRequestError(`${what} is not supported by this node; remove '${param}' from the request.`, param, "unsupported_parameter");
+  };
+  if (Array.isArray(b.tools) && b.tools.length > 0) refuse("tools", "Tool (function) calling");
+  if (Array.isArray(b.functions) && b.functions.length > 0) refuse("functions", "Function calling");
+  if (b.tool_choice !== undefined && b.tool_choice !== null && b.tool_choice !== "none" && b.tool_choice !== "auto") {
+    refuse("tool_choice", "Forcing a tool call");
+  }
+  if (b.logprobs === true) refuse("logprobs", "Returning log probabilities");
+  const rf = b.response_format as { type?: unknown } | null | undefined;
+  if (rf !== undefined && rf !== null && typeof rf === "object" && rf.type !== undefined && rf.type !== "text") {
+    refuse("response_format", `response_format '${String(rf.type)}'`);
+  }
 }
