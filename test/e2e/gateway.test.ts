@@ -407,6 +407,34 @@ describe("inference gateway", () => {
     expect(data.choices).toEqual((await A.node.client.chat.completions.create(CHAT)).choices);
   });
 
+  it("stops the provider's generation when the client leaves mid-stream", async () => {
+    // A prompt whose mock answer is long (the mock answers 12–35 tokens, 4 ms apart), so there is time to leave.
+    let chat: typeof CHAT | undefined;
+    for (let i = 0; i < 40 && chat === undefined; i++) {
+      const candidate = { ...CHAT, max_tokens: 64, messages: [{ role: "user" as const, content: `Tell me story number ${i}.` }] };
+      const r = await A.node.client.chat.completions.create(candidate);
+      if ((r.usage?.completion_tokens ?? 0) >= 30) chat = candidate;
+    }
+    if (chat === undefined) throw new Error("no long mock answer among 40 prompts");
+    const before = { ...A.backend.stats };
+    const ac = new AbortController();
+    const stream = await client.chat.completions.create({ ...chat, stream: true }, { signal: ac.signal });
+    let received = "";
+    try {
+      for await (const chunk of stream) {
+        received += chunk.choices[0]?.delta.content ?? "";
+        if (received !== "") ac.abort();
+      }
+    } catch (err) {
+      expect((err as Error).name).toMatch(/Abort/);
+    }
+    expect(received).toMatch(/^This/);
+    // The gateway cancels its upstream request; the node sees its client go and stops the model.
+    await within(5_000, async () => (A.backend.stats.aborted > before.aborted ? true : undefined));
+    expect(A.backend.stats.started).toBe(before.started + 1);
+    expect(A.backend.stats.completed).toBe(before.completed);
+  });
+
   it("fails over to the next provider when the cheapest one goes down", async () => {
     await A.node.close();
     const { data, response } = await client.chat.completions.create(CHAT).withResponse();
