@@ -48,6 +48,35 @@ describe.skipIf(!present)("llamacpp backend (embedded model)", () => {
     if (res.choices[0]?.finish_reason === "length") expect(res.usage?.completion_tokens).toBe(24);
   });
 
+  it("answers in JSON that follows the request's JSON Schema (grammar-constrained), and JSON mode starts an object", async () => {
+    const schema = {
+      type: "object",
+      properties: { answer: { type: "string", enum: ["yes", "no"] }, confidence: { type: "number" } },
+      required: ["answer", "confidence"],
+      additionalProperties: false,
+    };
+    const messages = [{ role: "user" as const, content: "Is the sky blue? Answer in JSON." }];
+    const res = await node.client.chat.completions.create({
+      model,
+      messages,
+      max_tokens: 64,
+      temperature: 0,
+      response_format: { type: "json_schema", json_schema: { name: "verdict", schema, strict: true } },
+    });
+    expect(res.choices[0]?.finish_reason).toBe("stop");
+    const parsed = JSON.parse(res.choices[0]?.message.content ?? "") as Record<string, unknown>;
+    expect(Object.keys(parsed).sort()).toEqual(["answer", "confidence"]);
+    expect(["yes", "no"]).toContain(parsed.answer);
+    expect(typeof parsed.confidence).toBe("number");
+
+    // JSON mode: the grammar admits any JSON value of object type; the tiny model may run out of tokens inside
+    // it, but what it says is JSON from the first character, and complete JSON when it stops by itself.
+    const free = await node.client.chat.completions.create({ model, messages, max_tokens: 48, temperature: 0, response_format: { type: "json_object" } });
+    const text = free.choices[0]?.message.content ?? "";
+    expect(text.trimStart().startsWith("{")).toBe(true);
+    if (free.choices[0]?.finish_reason === "stop") expect(() => JSON.parse(text)).not.toThrow();
+  });
+
   it("completes raw text; prompt tokens equal the tokenizer's count, max_tokens honoured", async () => {
     const prompt = "In the beginning God created";
     const res = await node.client.completions.create({ model, prompt, max_tokens: 8, temperature: 0 });

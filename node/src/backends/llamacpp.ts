@@ -24,6 +24,7 @@ import {
   type LlamaCompletionResponse,
   type LlamaContext,
   type LlamaEmbeddingContext,
+  type LlamaGrammar,
   LlamaLogLevel,
   type LlamaModel,
   type LlamaText,
@@ -42,6 +43,7 @@ import type {
   GenerateParams,
   GenerationEvent,
   Message,
+  ResponseFormat,
 } from "./types.ts";
 
 export type LlamaCppBackendOptions = {
@@ -61,6 +63,8 @@ export type LlamaCppBackendOptions = {
 };
 
 export const DEFAULT_MAX_TOKENS = 256;
+/** Structured-output grammars kept per backend (JSON Schemas seen most recently). */
+const MAX_GRAMMARS = 64;
 const TINY_MODEL_BYTES = 64 * 2 ** 20;
 
 /** A small FIFO pool of LlamaCompletion objects, one per context sequence. */
@@ -112,6 +116,7 @@ export class LlamaCppBackend implements Backend {
   readonly #defaultMaxTokens: number;
   readonly #defaultTemperature: number;
   #embedding: Promise<LlamaEmbeddingContext> | undefined;
+  readonly #grammars = new Map<string, Promise<LlamaGrammar>>();
   #embedLock: Promise<unknown> = Promise.resolve();
 
   private constructor(init: {
@@ -247,7 +252,38 @@ export class LlamaCppBackend implements Backend {
 
   async *chat(params: ChatParams): AsyncGenerator<GenerationEvent> {
     const { tokens, stopTriggers } = this.renderChat(params.messages);
-    yield* this.#generate(tokens, stopTriggers, params, "messages");
+    const grammar = params.responseFormat !== undefined ? await this.#grammar(params.responseFormat) : undefined;
+    yield* this.#generate(tokens, stopTriggers, params, "messages", grammar);
+  }
+
+  /**
+   * The grammar that holds generation to JSON (`json_object`) or to a JSON Schema (`json_schema`), built by
+   * node-llama-cpp (GBNF) and kept for reuse: a handful of schemas are typically used over and over.
+   */
+  #grammar(format: ResponseFormat): Promise<LlamaGrammar> {
+    const key = format.type === "json_object" ? "json" : JSON.stringify(format.schema);
+    let grammar = this.#grammars.get(key);
+    if (grammar === undefined) {
+      const made =
+        format.type === "json_object"
+          ? this.llama.getGrammarFor("json")
+          : // Any client-supplied schema: node-llama-cpp's generic type only fits literal schemas.
+            (this.llama.createGrammarForJsonSchema.bind(this.llama) as (schema: unknown) => Promise<LlamaGrammar>)(format.schema);
+      grammar = made.catch((err: unknown) => {
+        this.#grammars.delete(key);
+        throw invalidRequestError(
+          `Invalid 'response_format.json_schema.schema': ${err instanceof Error ? err.message : String(err)}`,
+          "response_format.json_schema.schema",
+          "invalid_json_schema",
+        );
+      });
+      if (this.#grammars.size >= MAX_GRAMMARS) {
+        const oldest = this.#grammars.keys().next().value;
+        if (oldest !== undefined) this.#grammars.delete(oldest);
+      }
+      this.#grammars.set(key, grammar);
+    }
+    return grammar;
   }
 
   async *complete(params: CompletionParams): AsyncGenerator<GenerationEvent> {
@@ -259,6 +295,7 @@ export class LlamaCppBackend implements Backend {
     stopTriggers: LlamaText[],
     params: GenerateParams,
     promptParam: string,
+    grammar?: LlamaGrammar,
   ): AsyncIterable<GenerationEvent> {
     const promptTokens = tokens.length + (this.#bos !== null ? 1 : 0);
     const contextSize = this.context.contextSize;
@@ -304,6 +341,7 @@ export class LlamaCppBackend implements Backend {
           ...(params.seed !== undefined ? { seed: params.seed } : {}),
           ...(penalties !== undefined ? { repeatPenalty: penalties } : {}),
           customStopTriggers,
+          ...(grammar !== undefined ? { grammar } : {}),
           disableContextShift: true,
           onToken: (t) => {
             completionTokens += t.length;

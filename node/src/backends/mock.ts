@@ -16,6 +16,7 @@ import type {
   GenerationEvent,
   GenerationResult,
   Message,
+  ResponseFormat,
 } from "./types.ts";
 
 export const MOCK_MODEL = "mock-model";
@@ -119,6 +120,8 @@ type MemoEntry = {
   messages: readonly Message[] | undefined;
   /** The completion's prompt ("" for a chat). */
   prompt: string;
+  /** JSON of the chat's response_format ("" for plain text). */
+  format: string;
   promptTokens: number;
   plan: Plan;
 };
@@ -180,7 +183,8 @@ export class MockBackend implements Backend {
 
   #newEntry(params: GenerateParams, messages: readonly Message[] | undefined, prompt: string): MemoEntry {
     const { key, promptTokens } = messages !== undefined ? chatKey(messages) : { key: prompt, promptTokens: countMockTokens(prompt) };
-    let tokens = this.answerTokens(key, params);
+    const format = (params as Partial<ChatParams>).responseFormat;
+    let tokens = format === undefined ? this.answerTokens(key, params) : this.jsonTokens(key, params, format);
     let finishReason: "stop" | "length" = "stop";
     if (params.stop.length > 0) tokens = applyStop(tokens, params.stop);
     if (params.maxTokens !== undefined && tokens.length > params.maxTokens) {
@@ -197,6 +201,7 @@ export class MockBackend implements Backend {
       stop: [...params.stop],
       messages: messages?.map((m) => ({ role: m.role, content: m.content })),
       prompt,
+      format: formatKey(params),
       promptTokens,
       plan: { tokens, text: tokens.join(""), finishReason },
     };
@@ -240,6 +245,22 @@ export class MockBackend implements Backend {
       return hashEmbedding(text, dims);
     });
     return { embeddings, promptTokens };
+  }
+
+  /**
+   * A structured answer (response_format): `{"response": <the plain answer>}` for json_object, else an
+   * instance of the JSON Schema built from the same deterministic stream, cut into 8-character tokens so it
+   * streams like text.
+   */
+  jsonTokens(key: string, params: Pick<GenerateParams, "model" | "temperature" | "topP" | "seed" | "choiceIndex">, format: ResponseFormat): string[] {
+    const words = this.answerTokens(key, params);
+    const rand = prng(fnv1a(`json|${key}|${params.choiceIndex}|${params.seed ?? ""}`));
+    const value =
+      format.type === "json_object" ? { response: words.join("") } : exampleOf(format.schema, rand, words, 0);
+    const text = JSON.stringify(value);
+    const tokens: string[] = [];
+    for (let i = 0; i < text.length; i += 8) tokens.push(text.slice(i, i + 8));
+    return tokens;
   }
 
   /** The full answer for a request key, as tokens (each a word with its leading space). */
@@ -299,8 +320,59 @@ function sampleHash(text: string, h: number): number {
   return h >>> 0;
 }
 
+/** A JSON Schema instance, deterministic for a given random stream (the subset clients use in practice). */
+function exampleOf(schema: unknown, rand: () => number, words: string[], depth: number): unknown {
+  if (schema === null || typeof schema !== "object" || depth > 8) return null;
+  const s = schema as Record<string, unknown>;
+  if ("const" in s) return s.const;
+  if (Array.isArray(s.enum) && s.enum.length > 0) return s.enum[Math.floor(rand() * s.enum.length)];
+  for (const k of ["anyOf", "oneOf", "allOf"]) {
+    const options = s[k];
+    if (Array.isArray(options) && options.length > 0) return exampleOf(options[0], rand, words, depth + 1);
+  }
+  const type = Array.isArray(s.type) ? s.type.find((t) => t !== "null") : s.type;
+  switch (type) {
+    case "object": {
+      const out: Record<string, unknown> = {};
+      const props = (s.properties ?? {}) as Record<string, unknown>;
+      for (const [name, sub] of Object.entries(props)) out[name] = exampleOf(sub, rand, words, depth + 1);
+      return out;
+    }
+    case "array": {
+      const min = typeof s.minItems === "number" ? s.minItems : 1;
+      const max = typeof s.maxItems === "number" ? s.maxItems : Math.max(min, 3);
+      const n = min + Math.floor(rand() * (max - min + 1));
+      return Array.from({ length: n }, () => exampleOf(s.items, rand, words, depth + 1));
+    }
+    case "string": {
+      const start = Math.floor(rand() * Math.max(1, words.length - 3));
+      return words.slice(start, start + 3).join("").trim();
+    }
+    case "integer": {
+      const min = typeof s.minimum === "number" ? Math.ceil(s.minimum) : 0;
+      const max = typeof s.maximum === "number" ? Math.floor(s.maximum) : min + 100;
+      return min + Math.floor(rand() * (max - min + 1));
+    }
+    case "number": {
+      const min = typeof s.minimum === "number" ? s.minimum : 0;
+      const max = typeof s.maximum === "number" ? s.maximum : min + 1;
+      return Math.round((min + rand() * (max - min)) * 1000) / 1000;
+    }
+    case "boolean":
+      return rand() < 0.5;
+    default:
+      return null;
+  }
+}
+
+function formatKey(p: GenerateParams): string {
+  const f = (p as Partial<ChatParams>).responseFormat;
+  return f === undefined ? "" : JSON.stringify(f);
+}
+
 function sameRequest(e: MemoEntry, p: GenerateParams, messages: readonly Message[] | undefined, prompt: string): boolean {
   if (
+    e.format !== formatKey(p) ||
     e.model !== p.model ||
     e.choiceIndex !== p.choiceIndex ||
     e.prompt !== prompt ||

@@ -83,6 +83,21 @@ describe("ollama backend", () => {
     expect(lastRequest()?.body.options).toEqual({ temperature: 0.3, top_p: 0.9, seed: 42, stop: ["\n\n"], num_predict: 3 });
   });
 
+  it("passes structured outputs as Ollama's format: \"json\" or the JSON Schema", async () => {
+    const messages = [{ role: "user" as const, content: "hi" }];
+    await node.client.chat.completions.create({ model: "llama2:latest", messages, response_format: { type: "json_object" } });
+    expect(lastRequest()?.body.format).toBe("json");
+    const schema = { type: "object", properties: { ok: { type: "boolean" } }, required: ["ok"] };
+    await node.client.chat.completions.create({
+      model: "llama2:latest",
+      messages,
+      response_format: { type: "json_schema", json_schema: { name: "ok", schema } },
+    });
+    expect(lastRequest()?.body.format).toEqual(schema);
+    await node.client.chat.completions.create({ model: "llama2:latest", messages });
+    expect(lastRequest()?.body).not.toHaveProperty("format");
+  });
+
   it("streams NDJSON lines as chat chunks with usage from prompt_eval_count/eval_count", async () => {
     const stream = await node.client.chat.completions.create({
       model: "llama2",

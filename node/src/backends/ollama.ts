@@ -74,6 +74,10 @@ export class OllamaBackend implements Backend {
       messages: params.messages.map((m) => ({ role: m.role, content: m.content })),
       stream: true,
       options: options(params),
+      // Ollama's structured outputs: "json", or a JSON Schema object.
+      ...(params.responseFormat !== undefined
+        ? { format: params.responseFormat.type === "json_object" ? "json" : params.responseFormat.schema }
+        : {}),
     });
   }
 

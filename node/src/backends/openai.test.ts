@@ -51,6 +51,19 @@ describe("openai-compatible backend", () => {
     });
   });
 
+  it("passes response_format through to the upstream", async () => {
+    const messages = [{ role: "user" as const, content: "Hello!" }];
+    const schema = { type: "object", properties: { ok: { type: "boolean" } }, required: ["ok"] };
+    await node.client.chat.completions.create({
+      model: "gpt-test",
+      messages,
+      response_format: { type: "json_schema", json_schema: { name: "ok", schema, strict: true } },
+    });
+    expect(upstream.requests.at(-1)?.body.response_format).toEqual({ type: "json_schema", json_schema: { name: "ok", schema, strict: true } });
+    await node.client.chat.completions.create({ model: "gpt-test", messages, response_format: { type: "json_object" } });
+    expect(upstream.requests.at(-1)?.body.response_format).toEqual({ type: "json_object" });
+  });
+
   it("streams upstream SSE through as chunks with usage and [DONE]", async () => {
     const stream = await node.client.chat.completions.create({
       model: "gpt-test",

@@ -27,6 +27,7 @@ import type {
   EmbedResult,
   GenerateParams,
   GenerationEvent,
+  ResponseFormat,
 } from "./types.ts";
 
 export type OpenAIBackendOptions = { baseUrl: string; apiKey?: string };
@@ -57,6 +58,7 @@ export class OpenAICompatibleBackend implements Backend {
       messages: params.messages,
       ...sampling(params),
       ...(params.maxTokens !== undefined ? { max_tokens: params.maxTokens } : {}),
+      ...(params.responseFormat !== undefined ? { response_format: openAIResponseFormat(params.responseFormat) } : {}),
     });
   }
 
@@ -182,4 +184,10 @@ function sampling(p: GenerateParams): Record<string, unknown> {
   if (p.presencePenalty !== undefined) o.presence_penalty = p.presencePenalty;
   if (p.frequencyPenalty !== undefined) o.frequency_penalty = p.frequencyPenalty;
   return o;
+}
+
+/** `response_format` as OpenAI-compatible servers (OpenAI, vLLM, llama.cpp server) take it. */
+function openAIResponseFormat(rf: ResponseFormat): Record<string, unknown> {
+  if (rf.type === "json_object") return { type: "json_object" };
+  return { type: "json_schema", json_schema: { name: rf.name, schema: rf.schema, ...(rf.strict === true ? { strict: true } : {}) } };
 }

@@ -42,7 +42,12 @@ export type GenerateParams = {
   abort: AbortHandle;
 };
 
-export type ChatParams = GenerateParams & { messages: Message[] };
+/** Structured output (OpenAI `response_format`): any JSON object, or JSON following a JSON Schema. */
+export type ResponseFormat =
+  | { type: "json_object" }
+  | { type: "json_schema"; name: string; schema: Record<string, unknown>; strict?: boolean };
+
+export type ChatParams = GenerateParams & { messages: Message[]; responseFormat?: ResponseFormat };
 export type CompletionParams = GenerateParams & { prompt: string };
 
 export type GenerationDone = {

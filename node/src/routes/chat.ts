@@ -14,7 +14,7 @@ import {
   usage,
 } from "@jeju/compute-sdk/openai/index";
 import { Hono } from "hono";
-import type { AbortHandle, ChatParams, GenerationResult, Message } from "../backends/types.ts";
+import type { AbortHandle, ChatParams, GenerationResult, Message, ResponseFormat } from "../backends/types.ts";
 import { readJsonBody } from "../http/body.ts";
 import { clientGone } from "../http/client.ts";
 import { sseResponse, stopReason } from "../http/sse.ts";
@@ -110,7 +110,19 @@ function chatParams(body: ChatCompletionRequest, model: string, abort: AbortHand
     frequencyPenalty: body.frequency_penalty ?? undefined,
     choiceIndex: 0,
     abort,
+    ...(responseFormat(body) ?? {}),
   };
+}
+
+function responseFormat(body: ChatCompletionRequest): { responseFormat: ResponseFormat } | undefined {
+  const rf = body.response_format;
+  if (rf == null || rf.type === "text") return undefined;
+  if (rf.type === "json_object") return { responseFormat: { type: "json_object" } };
+  // OpenAI: a json_schema format without a schema accepts any JSON object.
+  const schema = rf.json_schema.schema;
+  if (schema === undefined) return { responseFormat: { type: "json_object" } };
+  const strict = rf.json_schema.strict === true ? { strict: true } : {};
+  return { responseFormat: { type: "json_schema", name: rf.json_schema.name, schema, ...strict } };
 }
 
 type StreamMeta = { id: string; created: number; model: string; n: number; includeUsage: boolean };

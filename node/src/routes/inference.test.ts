@@ -489,11 +489,6 @@ describe("errors", () => {
       [{ tools }, "tools", "Tool (function) calling is not supported by this node; remove 'tools' from the request."],
       [{ tool_choice: "required" }, "tool_choice", "Forcing a tool call is not supported by this node; remove 'tool_choice' from the request."],
       [{ logprobs: true }, "logprobs", "Returning log probabilities is not supported by this node; remove 'logprobs' from the request."],
-      [
-        { response_format: { type: "json_object" } },
-        "response_format",
-        "response_format 'json_object' is not supported by this node; remove 'response_format' from the request.",
-      ],
     ];
     for (const [extra, param, message] of cases) {
       const err = await client.chat.completions
@@ -512,6 +507,50 @@ describe("errors", () => {
       response_format: { type: "text" },
     } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming);
     expect(ok.choices[0]?.message.content).toMatch(/^This is a mock response/);
+  });
+
+  it("structured outputs: json_object wraps the answer, json_schema answers an instance of the schema, streamed alike", async () => {
+    const messages = [{ role: "user" as const, content: "Rate this GPU." }];
+    const plain = await client.chat.completions.create({ model: "mock-model", messages });
+    const obj = await client.chat.completions.create({ model: "mock-model", messages, response_format: { type: "json_object" } });
+    expect(JSON.parse(obj.choices[0]?.message.content ?? "")).toEqual({ response: plain.choices[0]?.message.content });
+
+    const schema = {
+      type: "object",
+      properties: {
+        verdict: { type: "string", enum: ["good", "bad"] },
+        score: { type: "integer", minimum: 1, maximum: 5 },
+        tags: { type: "array", items: { type: "string" }, maxItems: 2 },
+      },
+      required: ["verdict", "score", "tags"],
+    };
+    const response_format = { type: "json_schema" as const, json_schema: { name: "rating", schema } };
+    const rated = await client.chat.completions.create({ model: "mock-model", messages, response_format });
+    const value = JSON.parse(rated.choices[0]?.message.content ?? "") as { verdict: string; score: number; tags: string[] };
+    expect(["good", "bad"]).toContain(value.verdict);
+    expect(Number.isInteger(value.score) && value.score >= 1 && value.score <= 5).toBe(true);
+    expect(value.tags.length).toBeLessThanOrEqual(2);
+    for (const t of value.tags) expect(typeof t).toBe("string");
+
+    const stream = await client.chat.completions.create({ model: "mock-model", messages, response_format, stream: true });
+    let streamed = "";
+    let chunks = 0;
+    for await (const chunk of stream) {
+      const d = chunk.choices[0]?.delta.content;
+      if (d) {
+        streamed += d;
+        chunks++;
+      }
+    }
+    expect(streamed).toBe(rated.choices[0]?.message.content);
+    expect(chunks).toBeGreaterThan(1);
+
+    const err = await client.chat.completions
+      .create({ model: "mock-model", messages, response_format: { type: "xml" } } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(400);
+    expect((err as InstanceType<typeof OpenAI.APIError>).param).toBe("response_format.type");
   });
 
   it("404 model_not_found on every inference route", async () => {

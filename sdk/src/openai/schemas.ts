@@ -3,7 +3,7 @@
  *
  * Unknown fields are dropped (OpenAI clients send many optional ones); known fields are checked with
  * OpenAI's own bounds so a bad value fails here with a 400 that names the field. Chat features that would
- * change what the answer means (tools, logprobs, JSON mode) are refused by name, not dropped.
+ * change what the answer means and are not implemented (tools, logprobs) are refused by name, not dropped.
  */
 import { z } from "zod";
 import { invalidRequestError, type OpenAIError } from "./errors.ts";
@@ -38,9 +38,25 @@ const samplingFields = {
   user: z.string().optional(),
 };
 
+/** OpenAI's structured outputs: plain text, any JSON object, or JSON that follows a schema. */
+export const responseFormatSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("text") }),
+  z.object({ type: z.literal("json_object") }),
+  z.object({
+    type: z.literal("json_schema"),
+    json_schema: z.object({
+      name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "a-z, A-Z, 0-9, underscores and dashes, at most 64"),
+      description: z.string().optional(),
+      schema: z.record(z.string(), z.unknown()).optional(),
+      strict: z.boolean().nullish(),
+    }),
+  }),
+]);
+
 export const chatCompletionRequestSchema = z.object({
   ...samplingFields,
   messages: z.array(chatMessageSchema).min(1),
+  response_format: nullish(responseFormatSchema),
   max_tokens: nullish(z.number().int().min(1)),
   max_completion_tokens: nullish(z.number().int().min(1)),
 });
@@ -241,8 +257,8 @@ export function parseChatRequest(input: unknown): ChatCompletionRequest {
 
 /**
  * Chat features the node does not implement are refused with a 400 naming the field, rather than dropped:
- * a client that sends `tools` and gets plain text back (or asks for logprobs or JSON mode and silently gets
- * neither) would be misled. Absent, null, empty and "off" values pass.
+ * a client that sends `tools` and gets plain text back (or asks for logprobs and silently gets none) would be
+ * misled. Absent, null, empty and "off" values pass.
  */
 export function refuseUnsupportedChatFields(input: unknown): void {
   if (input === null || typeof input !== "object" || Array.isArray(input)) return;
@@ -256,8 +272,4 @@ export function refuseUnsupportedChatFields(input: unknown): void {
     refuse("tool_choice", "Forcing a tool call");
   }
   if (b.logprobs === true) refuse("logprobs", "Returning log probabilities");
-  const rf = b.response_format as { type?: unknown } | null | undefined;
-  if (rf !== undefined && rf !== null && typeof rf === "object" && rf.type !== undefined && rf.type !== "text") {
-    refuse("response_format", `response_format '${String(rf.type)}'`);
-  }
 }
