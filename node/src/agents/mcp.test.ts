@@ -71,6 +71,13 @@ describe("/mcp (no chain)", () => {
     });
   });
 
+  it("chat with json_schema answers JSON that follows the schema", async () => {
+    const schema = { type: "object", properties: { verdict: { type: "string", enum: ["buy", "sell"] } }, required: ["verdict"] };
+    const result = await callTool("chat", { model: "mock-model", messages: [{ role: "user", content: "GPU prices?" }], json_schema: schema });
+    expect(result.isError).toBeUndefined();
+    expect(["buy", "sell"]).toContain((JSON.parse(text(result)) as { verdict: string }).verdict);
+  });
+
   it("embed returns the same vectors as /v1/embeddings", async () => {
     const input = ["GPU rental by the second", "decentralized inference"];
     const result = await callTool("embed", { model: "mock-model", input, dimensions: 16 });

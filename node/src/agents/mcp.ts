@@ -105,14 +105,31 @@ function buildServer(deps: AgentDeps, call: NodeCall): McpServer {
         top_p: z.number().min(0).max(1).optional(),
         seed: z.number().int().optional(),
         stop: z.union([z.string(), z.array(z.string())]).optional(),
+        json_schema: z
+          .record(z.string(), z.unknown())
+          .optional()
+          .describe("Answer in JSON that follows this JSON Schema (structured output)"),
       },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    (args) =>
-      run({ method: "POST", path: "/v1/chat/completions", body: { ...args, stream: false } }, (body) => {
-        const content = (body as ChatAnswer).choices?.[0]?.message?.content;
-        return typeof content === "string" ? content : JSON.stringify(body);
-      }),
+    ({ json_schema, ...args }) =>
+      run(
+        {
+          method: "POST",
+          path: "/v1/chat/completions",
+          body: {
+            ...args,
+            stream: false,
+            ...(json_schema !== undefined
+              ? { response_format: { type: "json_schema", json_schema: { name: "answer", schema: json_schema } } }
+              : {}),
+          },
+        },
+        (body) => {
+          const content = (body as ChatAnswer).choices?.[0]?.message?.content;
+          return typeof content === "string" ? content : JSON.stringify(body);
+        },
+      ),
   );
 
   server.registerTool(
