@@ -77,6 +77,40 @@ describe.skipIf(!present)("llamacpp backend (embedded model)", () => {
     if (free.choices[0]?.finish_reason === "stop") expect(() => JSON.parse(text)).not.toThrow();
   });
 
+  it("makes a required tool call whose arguments follow the tool's schema (grammar-constrained); auto answers in text", async () => {
+    const tools = [
+      {
+        type: "function" as const,
+        function: {
+          name: "get_weather",
+          parameters: { type: "object", properties: { city: { type: "string", enum: ["Paris", "Rome"] } }, required: ["city"] },
+        },
+      },
+      { type: "function" as const, function: { name: "get_time", parameters: { type: "object", properties: {} } } },
+    ];
+    const messages = [{ role: "user" as const, content: "What is the weather in Rome?" }];
+    const res = await node.client.chat.completions.create({
+      model,
+      messages,
+      tools,
+      tool_choice: { type: "function", function: { name: "get_weather" } },
+      max_tokens: 64,
+      temperature: 0,
+    });
+    expect(res.choices[0]?.finish_reason).toBe("tool_calls");
+    const fn = (res.choices[0]?.message.tool_calls?.[0] as { function: { name: string; arguments: string } }).function;
+    expect(fn.name).toBe("get_weather");
+    expect(["Paris", "Rome"]).toContain((JSON.parse(fn.arguments) as { city: string }).city);
+
+    const any = await node.client.chat.completions.create({ model, messages, tools, tool_choice: "required", max_tokens: 64, temperature: 0 });
+    expect(any.choices[0]?.finish_reason).toBe("tool_calls");
+    expect(["get_weather", "get_time"]).toContain((any.choices[0]?.message.tool_calls?.[0] as { function: { name: string } }).function.name);
+
+    const auto = await node.client.chat.completions.create({ model, messages, tools, max_tokens: 8, temperature: 0 });
+    expect(auto.choices[0]?.message.tool_calls).toBeUndefined();
+    expect(auto.choices[0]?.message.content?.length).toBeGreaterThan(0);
+  });
+
   it("completes raw text; prompt tokens equal the tokenizer's count, max_tokens honoured", async () => {
     const prompt = "In the beginning God created";
     const res = await node.client.completions.create({ model, prompt, max_tokens: 8, temperature: 0 });

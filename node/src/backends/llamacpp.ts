@@ -13,6 +13,7 @@ import path from "node:path";
 import {
   type FinishReason,
   invalidRequestError,
+  randomId,
   truncateAndNormalize,
 } from "@jeju/compute-sdk/openai/index";
 import {
@@ -44,6 +45,7 @@ import type {
   GenerationEvent,
   Message,
   ResponseFormat,
+  ToolCall,
 } from "./types.ts";
 
 export type LlamaCppBackendOptions = {
@@ -252,8 +254,48 @@ export class LlamaCppBackend implements Backend {
 
   async *chat(params: ChatParams): AsyncGenerator<GenerationEvent> {
     const { tokens, stopTriggers } = this.renderChat(params.messages);
+    const call = forcedCallSchema(params);
+    if (call !== undefined) {
+      yield* this.#callTool(tokens, stopTriggers, params, call);
+      return;
+    }
     const grammar = params.responseFormat !== undefined ? await this.#grammar(params.responseFormat) : undefined;
     yield* this.#generate(tokens, stopTriggers, params, "messages", grammar);
+  }
+
+  /**
+   * A required (or named) tool call: decoding is held by a grammar to `{"name": <a tool>, "arguments": <its
+   * parameters>}`, and the result is returned as a function call. With tool_choice "auto" the model answers in
+   * text (its choice: this engine does not prompt models with tool descriptions).
+   */
+  async *#callTool(tokens: Token[], stopTriggers: LlamaText[], params: ChatParams, schema: Record<string, unknown>): AsyncGenerator<GenerationEvent> {
+    const grammar = await this.#grammar({ type: "json_schema", name: "tool_call", schema });
+    let text = "";
+    for await (const event of this.#generate(tokens, stopTriggers, params, "messages", grammar)) {
+      if (event.type === "text") text += event.text;
+      else if (event.type === "done") {
+        let parsed: { name?: unknown; arguments?: unknown } | undefined;
+        try {
+          parsed = JSON.parse(text) as { name?: unknown; arguments?: unknown };
+        } catch {
+          parsed = undefined;
+        }
+        if (parsed === undefined || typeof parsed.name !== "string") {
+          // Cut off by max_tokens before the call was complete: say what was produced, as text.
+          if (text !== "") yield { type: "text", text };
+          yield event;
+          return;
+        }
+        const call: ToolCall = {
+          id: `call_${randomId("", 24)}`,
+          type: "function",
+          function: { name: parsed.name, arguments: JSON.stringify(parsed.arguments ?? {}) },
+        };
+        yield { type: "tool_call", call };
+        yield { ...event, finishReason: "tool_calls" };
+        return;
+      }
+    }
   }
 
   /**
@@ -422,4 +464,18 @@ export class LlamaCppBackend implements Backend {
 
 function finishReason(result: LlamaCompletionResponse): FinishReason {
   return result.metadata.stopReason === "maxTokens" ? "length" : "stop";
+}
+
+/** The JSON Schema a forced tool call must follow, or undefined when the model may answer freely. */
+function forcedCallSchema(params: ChatParams): Record<string, unknown> | undefined {
+  const { tools, toolChoice } = params;
+  if (tools === undefined || tools.length === 0 || toolChoice === undefined || toolChoice === "auto") return undefined;
+  const chosen = typeof toolChoice === "object" ? tools.filter((t) => t.name === toolChoice.name) : tools;
+  const shapes = chosen.map((t) => ({
+    type: "object",
+    properties: { name: { const: t.name }, arguments: t.parameters ?? { type: "object", properties: {} } },
+    required: ["name", "arguments"],
+  }));
+  if (shapes.length === 0) return undefined;
+  return shapes.length === 1 ? (shapes[0] as Record<string, unknown>) : { oneOf: shapes };
 }

@@ -17,6 +17,7 @@ import type {
   GenerationResult,
   Message,
   ResponseFormat,
+  ToolCall,
 } from "./types.ts";
 
 export const MOCK_MODEL = "mock-model";
@@ -37,7 +38,15 @@ export type MockBackendOptions = {
   aliases?: string[];
 };
 
-type Plan = { tokens: readonly string[]; text: string; finishReason: "stop" | "length" };
+type Plan = {
+  tokens: readonly string[];
+  text: string;
+  finishReason: "stop" | "length" | "tool_calls";
+  /** Set when the mock answers with function calls instead of text. */
+  toolCalls?: ToolCall[];
+  /** Tokens a tool call counts as (name and arguments, by the mock's tokenizer). */
+  callTokens?: number;
+};
 
 /** Answers remembered (the mock is deterministic, so a repeated request costs a map lookup). */
 const MEMO_SIZE = 1024;
@@ -184,6 +193,11 @@ export class MockBackend implements Backend {
   #newEntry(params: GenerateParams, messages: readonly Message[] | undefined, prompt: string): MemoEntry {
     const { key, promptTokens } = messages !== undefined ? chatKey(messages) : { key: prompt, promptTokens: countMockTokens(prompt) };
     const format = (params as Partial<ChatParams>).responseFormat;
+    const calls = messages !== undefined ? this.toolCalls(key, params as ChatParams) : undefined;
+    if (calls !== undefined) {
+      const callTokens = calls.reduce((n, c) => n + countMockTokens(c.function.name) + countMockTokens(c.function.arguments), 0);
+      return this.#memoEntry(params, messages, prompt, promptTokens, { tokens: [], text: "", finishReason: "tool_calls", toolCalls: calls, callTokens });
+    }
     let tokens = format === undefined ? this.answerTokens(key, params) : this.jsonTokens(key, params, format);
     let finishReason: "stop" | "length" = "stop";
     if (params.stop.length > 0) tokens = applyStop(tokens, params.stop);
@@ -191,6 +205,10 @@ export class MockBackend implements Backend {
       tokens = tokens.slice(0, params.maxTokens);
       finishReason = "length";
     }
+    return this.#memoEntry(params, messages, prompt, promptTokens, { tokens, text: tokens.join(""), finishReason });
+  }
+
+  #memoEntry(params: GenerateParams, messages: readonly Message[] | undefined, prompt: string, promptTokens: number, plan: Plan): MemoEntry {
     return {
       model: params.model,
       temperature: params.temperature,
@@ -203,8 +221,26 @@ export class MockBackend implements Backend {
       prompt,
       format: formatKey(params),
       promptTokens,
-      plan: { tokens, text: tokens.join(""), finishReason },
+      plan,
     };
+  }
+
+  /**
+   * The mock's function calling: offered tools and no tool result yet in the conversation → one call, to the
+   * named tool, else the first one, with arguments that are an instance of the tool's JSON Schema. Once a
+   * tool has answered (the last message is a tool turn) it answers in text, so agent loops end.
+   */
+  toolCalls(key: string, params: ChatParams): ToolCall[] | undefined {
+    const tools = params.tools;
+    if (tools === undefined || tools.length === 0) return undefined;
+    if (params.messages.at(-1)?.role === "tool") return undefined;
+    const choice = params.toolChoice;
+    const tool = typeof choice === "object" ? tools.find((t) => t.name === choice.name) : tools[0];
+    if (tool === undefined) return undefined;
+    const rand = prng(fnv1a(`tool|${key}|${tool.name}|${params.choiceIndex}|${params.seed ?? ""}`));
+    const args = exampleOf(tool.parameters ?? { type: "object", properties: {} }, rand, this.answerTokens(key, params), 0);
+    const id = `call_${fnv1a(`${key}|${tool.name}|${params.choiceIndex}`).toString(36)}${Math.floor(rand() * 2 ** 32).toString(36)}`;
+    return [{ id, type: "function", function: { name: tool.name, arguments: JSON.stringify(args ?? {}) } }];
   }
 
   #once(params: GenerateParams, messages: readonly Message[] | undefined, prompt: string): Promise<GenerationResult> {
@@ -217,15 +253,29 @@ export class MockBackend implements Backend {
     const { plan, promptTokens } = this.#entry(params, messages, prompt);
     this.stats.tokens += plan.tokens.length;
     this.stats.completed++;
-    return Promise.resolve({ text: plan.text, finishReason: plan.finishReason, promptTokens, completionTokens: plan.tokens.length });
+    const completionTokens = plan.tokens.length + (plan.callTokens ?? 0);
+    if (plan.toolCalls !== undefined) {
+      return Promise.resolve({ text: plan.text, finishReason: plan.finishReason, promptTokens, completionTokens, toolCalls: plan.toolCalls });
+    }
+    return Promise.resolve({ text: plan.text, finishReason: plan.finishReason, promptTokens, completionTokens });
   }
 
   /** A whole answer paced like a stream, so that timeouts and disconnects behave as with a real engine. */
   async #paced(entry: MemoEntry, params: GenerateParams): Promise<GenerationResult> {
     let text = "";
+    const toolCalls: ToolCall[] = [];
     for await (const e of this.#generate(entry, params)) {
       if (e.type === "text") text += e.text;
-      else return { text, finishReason: e.finishReason, promptTokens: e.promptTokens, completionTokens: e.completionTokens };
+      else if (e.type === "tool_call") toolCalls.push(e.call);
+      else {
+        return {
+          text,
+          finishReason: e.finishReason,
+          promptTokens: e.promptTokens,
+          completionTokens: e.completionTokens,
+          ...(toolCalls.length > 0 ? { toolCalls } : {}),
+        };
+      }
     }
     throw new Error("mock generation ended without done");
   }
@@ -291,9 +341,14 @@ export class MockBackend implements Backend {
         emitted++;
         yield { type: "text", text };
       }
+      for (const call of entry.plan.toolCalls ?? []) {
+        if (this.#tokenDelayMs > 0) await sleep(this.#tokenDelayMs, abort.signal);
+        if (abort.aborted) throw abort.reason;
+        yield { type: "tool_call", call };
+      }
       finished = true;
       this.stats.completed++;
-      yield { type: "done", finishReason, promptTokens, completionTokens: emitted };
+      yield { type: "done", finishReason, promptTokens, completionTokens: emitted + (entry.plan.callTokens ?? 0) };
     } finally {
       // Reached by an abort (throw above) or by the consumer closing the iterator early.
       if (!finished) this.stats.aborted++;
@@ -365,9 +420,11 @@ function exampleOf(schema: unknown, rand: () => number, words: string[], depth: 
   }
 }
 
+/** What besides the messages shapes a chat answer: response_format and tools (memo key; "" when neither). */
 function formatKey(p: GenerateParams): string {
-  const f = (p as Partial<ChatParams>).responseFormat;
-  return f === undefined ? "" : JSON.stringify(f);
+  const c = p as Partial<ChatParams>;
+  if (c.responseFormat === undefined && c.tools === undefined) return "";
+  return JSON.stringify([c.responseFormat ?? null, c.tools ?? null, c.toolChoice ?? null, c.messages?.at(-1)?.role ?? null]);
 }
 
 function sameRequest(e: MemoEntry, p: GenerateParams, messages: readonly Message[] | undefined, prompt: string): boolean {

@@ -3,7 +3,9 @@
  * generation per call (the route fans out `n`), text deltas as an async iterable ending in one `done`
  * event with the finish reason and token counts, and an AbortSignal that stops generation.
  */
-import type { FinishReason } from "@jeju/compute-sdk/openai/index";
+import type { FinishReason, ToolCall } from "@jeju/compute-sdk/openai/index";
+
+export type { ToolCall };
 
 export type BackendModel = {
   /** Model id as clients name it. */
@@ -15,7 +17,20 @@ export type BackendModel = {
   aliases?: string[];
 };
 
-export type Message = { role: "system" | "user" | "assistant" | "tool"; content: string };
+export type Message = {
+  role: "system" | "user" | "assistant" | "tool";
+  content: string;
+  /** An assistant turn's function calls (history of a tool-using conversation). */
+  toolCalls?: ToolCall[];
+  /** A tool turn: the call it answers. */
+  toolCallId?: string;
+};
+
+/** A function the model may call. */
+export type ToolSpec = { name: string; description?: string; parameters?: Record<string, unknown> };
+
+/** `auto`: the model decides; `required`: it must call one; `{name}`: it must call that one. */
+export type ToolChoice = "auto" | "required" | { name: string };
 
 /**
  * A request's cancellation. `aborted`/`reason` are cheap to read; `signal` is a real AbortSignal
@@ -47,7 +62,13 @@ export type ResponseFormat =
   | { type: "json_object" }
   | { type: "json_schema"; name: string; schema: Record<string, unknown>; strict?: boolean };
 
-export type ChatParams = GenerateParams & { messages: Message[]; responseFormat?: ResponseFormat };
+export type ChatParams = GenerateParams & {
+  messages: Message[];
+  responseFormat?: ResponseFormat;
+  /** Functions the model may call (absent when the request has none, or tool_choice "none"). */
+  tools?: ToolSpec[];
+  toolChoice?: ToolChoice;
+};
 export type CompletionParams = GenerateParams & { prompt: string };
 
 export type GenerationDone = {
@@ -57,10 +78,13 @@ export type GenerationDone = {
   completionTokens: number;
 };
 
-export type GenerationEvent = { type: "text"; text: string } | GenerationDone;
+/** A complete function call (backends that stream call arguments gather them first). */
+export type GenerationToolCall = { type: "tool_call"; call: ToolCall };
+
+export type GenerationEvent = { type: "text"; text: string } | GenerationToolCall | GenerationDone;
 
 /** A whole generation, for the optional non-streaming fast path. */
-export type GenerationResult = Omit<GenerationDone, "type"> & { text: string };
+export type GenerationResult = Omit<GenerationDone, "type"> & { text: string; toolCalls?: ToolCall[] };
 
 export type EmbedParams = {
   model: string;

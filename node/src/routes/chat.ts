@@ -5,6 +5,7 @@ import {
   type ChatCompletion,
   type ChatCompletionChunk,
   type ChatCompletionRequest,
+  invalidRequestError,
   messageText,
   nowSeconds,
   parseChatRequest,
@@ -14,7 +15,15 @@ import {
   usage,
 } from "@jeju/compute-sdk/openai/index";
 import { Hono } from "hono";
-import type { AbortHandle, ChatParams, GenerationResult, Message, ResponseFormat } from "../backends/types.ts";
+import type {
+  AbortHandle,
+  ChatParams,
+  GenerationResult,
+  Message,
+  ResponseFormat,
+  ToolChoice,
+  ToolSpec,
+} from "../backends/types.ts";
 import { readJsonBody } from "../http/body.ts";
 import { clientGone } from "../http/client.ts";
 import { sseResponse, stopReason } from "../http/sse.ts";
@@ -57,7 +66,10 @@ export function chatCompletionsRoute(ctx: InferenceContext): Hono {
           model: body.model,
           choices: choices.map((ch) => ({
             index: ch.index,
-            message: { role: "assistant", content: ch.text, refusal: null },
+            message:
+              ch.toolCalls.length > 0
+                ? { role: "assistant", content: ch.text === "" ? null : ch.text, refusal: null, tool_calls: ch.toolCalls }
+                : { role: "assistant", content: ch.text, refusal: null },
             logprobs: null,
             finish_reason: ch.finishReason,
           })),
@@ -94,10 +106,12 @@ export function chatCompletionsRoute(ctx: InferenceContext): Hono {
 
 /** The generation parameters of choice 0 (the other choices differ only in `choiceIndex`). */
 function chatParams(body: ChatCompletionRequest, model: string, abort: AbortHandle): ChatParams {
-  const messages: Message[] = body.messages.map((m) => ({
-    role: m.role === "developer" ? "system" : m.role,
-    content: messageText(m),
-  }));
+  const messages: Message[] = body.messages.map((m) => {
+    const msg: Message = { role: m.role === "developer" ? "system" : m.role, content: messageText(m) };
+    if (m.tool_calls !== undefined && m.tool_calls.length > 0) msg.toolCalls = m.tool_calls;
+    if (m.tool_call_id !== undefined) msg.toolCallId = m.tool_call_id;
+    return msg;
+  });
   return {
     model,
     messages,
@@ -111,7 +125,29 @@ function chatParams(body: ChatCompletionRequest, model: string, abort: AbortHand
     choiceIndex: 0,
     abort,
     ...(responseFormat(body) ?? {}),
+    ...(toolsOf(body) ?? {}),
   };
+}
+
+/** The request's tools, unless there are none or tool_choice is "none" (then the model answers in text). */
+function toolsOf(body: ChatCompletionRequest): { tools: ToolSpec[]; toolChoice: ToolChoice } | undefined {
+  if (body.tools == null || body.tools.length === 0 || body.tool_choice === "none") return undefined;
+  const tools = body.tools.map((t) => ({
+    name: t.function.name,
+    ...(t.function.description !== undefined ? { description: t.function.description } : {}),
+    ...(t.function.parameters !== undefined ? { parameters: t.function.parameters } : {}),
+  }));
+  const choice = body.tool_choice;
+  let toolChoice: ToolChoice = "auto";
+  if (choice === "required") toolChoice = "required";
+  else if (typeof choice === "object" && choice !== null) {
+    const name = choice.function.name;
+    if (!tools.some((t) => t.name === name)) {
+      throw invalidRequestError(`Invalid value for 'tool_choice': no tool named '${name}' in 'tools'.`, "tool_choice", "invalid_value");
+    }
+    toolChoice = { name };
+  }
+  return { tools, toolChoice };
 }
 
 function responseFormat(body: ChatCompletionRequest): { responseFormat: ResponseFormat } | undefined {
@@ -144,6 +180,7 @@ function chatFrames(meta: StreamMeta): FrameFormat {
     return sseData(payload);
   };
   const started = new Uint8Array(meta.n);
+  const callsSoFar = new Array<number>(meta.n).fill(0);
   let promptTokens = 0;
   let completionTokens = 0;
   return {
@@ -156,6 +193,11 @@ function chatFrames(meta: StreamMeta): FrameFormat {
       }
       if (event.type === "text") {
         if (event.text !== "") out.push(chunk(index, { content: event.text }, null));
+      } else if (event.type === "tool_call") {
+        // One delta carries the whole call (OpenAI may split `arguments` over many; clients concatenate either way).
+        const k = callsSoFar[index] ?? 0;
+        callsSoFar[index] = k + 1;
+        out.push(chunk(index, { tool_calls: [{ index: k, ...event.call }] }, null));
       } else {
         promptTokens = event.promptTokens;
         completionTokens += event.completionTokens;

@@ -164,7 +164,7 @@ function completionFrames(meta: StreamMeta): FrameFormat {
       }
       if (event.type === "text") {
         if (event.text !== "") out.push(chunk(index, event.text, null));
-      } else {
+      } else if (event.type === "done") {
         if (index % meta.n === 0) promptTokens += event.promptTokens;
         completionTokens += event.completionTokens;
         out.push(chunk(index, "", event.finishReason));

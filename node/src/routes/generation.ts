@@ -3,7 +3,7 @@
  * for a plain response.
  */
 import { type FinishReason, SSE_DONE, sseData, toOpenAIError } from "@jeju/compute-sdk/openai/index";
-import type { GenerationEvent, GenerationResult } from "../backends/types.ts";
+import type { GenerationEvent, GenerationResult, ToolCall } from "../backends/types.ts";
 import type { RequestDeadline } from "../http/deadline.ts";
 import { stopReason } from "../http/sse.ts";
 import type { InferenceContext } from "./context.ts";
@@ -13,6 +13,7 @@ export type LabeledEvent = { index: number; event: GenerationEvent };
 export type CollectedChoice = {
   index: number;
   text: string;
+  toolCalls: ToolCall[];
   finishReason: FinishReason;
   promptTokens: number;
   completionTokens: number;
@@ -68,6 +69,7 @@ function choice(r: GenerationResult, index: number): CollectedChoice {
   return {
     index,
     text: r.text,
+    toolCalls: r.toolCalls ?? [],
     finishReason: r.finishReason,
     promptTokens: r.promptTokens,
     completionTokens: r.completionTokens,
@@ -82,12 +84,15 @@ export async function collectGenerations(gens: readonly AsyncIterable<Generation
 
 async function collectOne(gen: AsyncIterable<GenerationEvent>, index: number): Promise<CollectedChoice> {
   let text = "";
+  const toolCalls: ToolCall[] = [];
   for await (const event of gen) {
     if (event.type === "text") text += event.text;
+    else if (event.type === "tool_call") toolCalls.push(event.call);
     else {
       return {
         index,
         text,
+        toolCalls,
         finishReason: event.finishReason,
         promptTokens: event.promptTokens,
         completionTokens: event.completionTokens,

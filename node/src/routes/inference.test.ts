@@ -484,11 +484,13 @@ describe("errors", () => {
 
   it("400 unsupported_parameter for chat features the node does not implement, instead of ignoring them", async () => {
     const messages = [{ role: "user" as const, content: "What is the weather?" }];
-    const tools = [{ type: "function" as const, function: { name: "weather", parameters: { type: "object", properties: {} } } }];
     const cases: Array<[Record<string, unknown>, string, string]> = [
-      [{ tools }, "tools", "Tool (function) calling is not supported by this node; remove 'tools' from the request."],
-      [{ tool_choice: "required" }, "tool_choice", "Forcing a tool call is not supported by this node; remove 'tool_choice' from the request."],
       [{ logprobs: true }, "logprobs", "Returning log probabilities is not supported by this node; remove 'logprobs' from the request."],
+      [
+        { functions: [{ name: "weather", parameters: { type: "object" } }] },
+        "functions",
+        "The legacy 'functions' parameter (use 'tools') is not supported by this node; remove 'functions' from the request.",
+      ],
     ];
     for (const [extra, param, message] of cases) {
       const err = await client.chat.completions
@@ -507,6 +509,79 @@ describe("errors", () => {
       response_format: { type: "text" },
     } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming);
     expect(ok.choices[0]?.message.content).toMatch(/^This is a mock response/);
+  });
+
+  it("tool calling: the model calls a tool with schema-valid arguments; the answer comes after the tool's result", async () => {
+    const weather = {
+      type: "function" as const,
+      function: {
+        name: "get_weather",
+        description: "Current weather in a city",
+        parameters: {
+          type: "object",
+          properties: { city: { type: "string", enum: ["Paris", "Rome"] }, unit: { type: "string", enum: ["C", "F"] } },
+          required: ["city", "unit"],
+        },
+      },
+    };
+    const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: "user", content: "Weather in Paris?" }];
+    const res = await client.chat.completions.create({ model: "mock-model", messages, tools: [weather] });
+    const choice = res.choices[0];
+    expect(choice?.finish_reason).toBe("tool_calls");
+    expect(choice?.message.content).toBeNull();
+    const call = choice?.message.tool_calls?.[0];
+    expect(call?.type).toBe("function");
+    expect(call?.id).toMatch(/^call_[a-z0-9]+$/);
+    const fn = (call as OpenAI.ChatCompletionMessageFunctionToolCall).function;
+    expect(fn.name).toBe("get_weather");
+    const args = JSON.parse(fn.arguments) as { city: string; unit: string };
+    expect(["Paris", "Rome"]).toContain(args.city);
+    expect(["C", "F"]).toContain(args.unit);
+    expect(res.usage?.completion_tokens).toBeGreaterThan(0);
+
+    // Streamed: the same call arrives as a tool_calls delta, then finish_reason tool_calls.
+    const stream = await client.chat.completions.create({ model: "mock-model", messages, tools: [weather], stream: true });
+    const deltas: OpenAI.ChatCompletionChunk.Choice.Delta.ToolCall[] = [];
+    let finish: string | null | undefined;
+    for await (const chunk of stream) {
+      deltas.push(...(chunk.choices[0]?.delta.tool_calls ?? []));
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(deltas).toEqual([{ index: 0, id: call?.id, type: "function", function: fn }]);
+    expect(finish).toBe("tool_calls");
+
+    // The official client's tool runner: call → run the function → send the result → final text answer.
+    const seen: unknown[] = [];
+    const runner = client.chat.completions.runTools({
+      model: "mock-model",
+      messages,
+      tools: [
+        {
+          type: "function",
+          function: {
+            name: "get_weather",
+            description: weather.function.description,
+            parameters: weather.function.parameters,
+            parse: JSON.parse,
+            function: (a: unknown) => {
+              seen.push(a);
+              return { temperature: 21 };
+            },
+          },
+        },
+      ],
+    });
+    const final = await runner.finalContent();
+    expect(seen).toEqual([args]);
+    expect(final).toMatch(/^This is a mock response/);
+
+    // tool_choice "none" answers in text; naming a tool that is not offered is a 400.
+    const none = await client.chat.completions.create({ model: "mock-model", messages, tools: [weather], tool_choice: "none" });
+    expect(none.choices[0]?.message.content).toMatch(/^This is a mock response/);
+    const bad = await client.chat.completions
+      .create({ model: "mock-model", messages, tools: [weather], tool_choice: { type: "function", function: { name: "nope" } } })
+      .catch((e: unknown) => e);
+    expectApiError(bad, 400, "invalid_request_error", "invalid_value", "tool_choice");
   });
 
   it("structured outputs: json_object wraps the answer, json_schema answers an instance of the schema, streamed alike", async () => {

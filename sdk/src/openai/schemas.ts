@@ -3,7 +3,8 @@
  *
  * Unknown fields are dropped (OpenAI clients send many optional ones); known fields are checked with
  * OpenAI's own bounds so a bad value fails here with a 400 that names the field. Chat features that would
- * change what the answer means and are not implemented (tools, logprobs) are refused by name, not dropped.
+ * change what the answer means and are not implemented (logprobs, legacy functions) are refused by name, not
+ * dropped.
  */
 import { z } from "zod";
 import { invalidRequestError, type OpenAIError } from "./errors.ts";
@@ -12,12 +13,36 @@ const nullish = <T extends z.ZodType>(schema: T) => schema.nullish();
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
 
+/** A tool call the assistant made (in a conversation's history). */
+export const toolCallSchema = z.object({
+  id: z.string().min(1),
+  type: z.literal("function"),
+  function: z.object({ name: z.string().min(1), arguments: z.string() }),
+});
+
 export const chatMessageSchema = z.object({
   role: z.enum(["system", "developer", "user", "assistant", "tool"]),
   content: z.union([z.string(), z.array(textPart)]).nullish(),
   name: z.string().optional(),
   tool_call_id: z.string().optional(),
+  tool_calls: z.array(toolCallSchema).optional(),
 });
+
+/** A function the model may call (OpenAI `tools`). */
+export const toolSchema = z.object({
+  type: z.literal("function"),
+  function: z.object({
+    name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "a-z, A-Z, 0-9, underscores and dashes, at most 64"),
+    description: z.string().optional(),
+    parameters: z.record(z.string(), z.unknown()).optional(),
+    strict: z.boolean().nullish(),
+  }),
+});
+
+export const toolChoiceSchema = z.union([
+  z.enum(["none", "auto", "required"]),
+  z.object({ type: z.literal("function"), function: z.object({ name: z.string().min(1) }) }),
+]);
 
 export const stopSchema = z.union([z.string(), z.array(z.string()).max(4)]);
 
@@ -57,6 +82,9 @@ export const chatCompletionRequestSchema = z.object({
   ...samplingFields,
   messages: z.array(chatMessageSchema).min(1),
   response_format: nullish(responseFormatSchema),
+  tools: nullish(z.array(toolSchema).max(128)),
+  tool_choice: nullish(toolChoiceSchema),
+  parallel_tool_calls: nullish(z.boolean()),
   max_tokens: nullish(z.number().int().min(1)),
   max_completion_tokens: nullish(z.number().int().min(1)),
 });
@@ -257,8 +285,8 @@ export function parseChatRequest(input: unknown): ChatCompletionRequest {
 
 /**
  * Chat features the node does not implement are refused with a 400 naming the field, rather than dropped:
- * a client that sends `tools` and gets plain text back (or asks for logprobs and silently gets none) would be
- * misled. Absent, null, empty and "off" values pass.
+ * a client that asks for logprobs or the legacy `functions` and silently gets none would be misled. Absent,
+ * null, empty and "off" values pass.
  */
 export function refuseUnsupportedChatFields(input: unknown): void {
   if (input === null || typeof input !== "object" || Array.isArray(input)) return;
@@ -266,10 +294,6 @@ export function refuseUnsupportedChatFields(input: unknown): void {
   const refuse = (param: string, what: string) => {
     throw invalidRequestError(`${what} is not supported by this node; remove '${param}' from the request.`, param, "unsupported_parameter");
   };
-  if (Array.isArray(b.tools) && b.tools.length > 0) refuse("tools", "Tool (function) calling");
-  if (Array.isArray(b.functions) && b.functions.length > 0) refuse("functions", "Function calling");
-  if (b.tool_choice !== undefined && b.tool_choice !== null && b.tool_choice !== "none" && b.tool_choice !== "auto") {
-    refuse("tool_choice", "Forcing a tool call");
-  }
+  if (Array.isArray(b.functions) && b.functions.length > 0) refuse("functions", "The legacy 'functions' parameter (use 'tools')");
   if (b.logprobs === true) refuse("logprobs", "Returning log probabilities");
 }

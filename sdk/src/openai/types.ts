@@ -4,6 +4,9 @@ export type FinishReason = "stop" | "length" | "content_filter" | "tool_calls";
 
 export type Usage = { prompt_tokens: number; completion_tokens: number; total_tokens: number };
 
+/** A function call in an assistant message; `arguments` is a JSON string, as OpenAI sends it. */
+export type ToolCall = { id: string; type: "function"; function: { name: string; arguments: string } };
+
 export type ChatCompletion = {
   id: string;
   object: "chat.completion";
@@ -11,7 +14,7 @@ export type ChatCompletion = {
   model: string;
   choices: Array<{
     index: number;
-    message: { role: "assistant"; content: string; refusal: null };
+    message: { role: "assistant"; content: string | null; refusal: null; tool_calls?: ToolCall[] };
     logprobs: null;
     finish_reason: FinishReason;
   }>;
@@ -25,7 +28,7 @@ export type ChatCompletionChunk = {
   model: string;
   choices: Array<{
     index: number;
-    delta: { role?: "assistant"; content?: string };
+    delta: { role?: "assistant"; content?: string; tool_calls?: Array<ToolCall & { index: number }> };
     logprobs: null;
     finish_reason: FinishReason | null;
   }>;
