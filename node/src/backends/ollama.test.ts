@@ -3,10 +3,11 @@
  */
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FAKE_OLLAMA_TEXT, type FakeOllama, startFakeOllama } from "../testing/fake-ollama.ts";
+import { FAKE_OLLAMA_TEXT, type FakeOllama, fakeOllamaToolArguments, startFakeOllama } from "../testing/fake-ollama.ts";
 import { closedPort, rejection, sseFrames, startTestNode, type TestNode } from "../testing/harness.ts";
 import { MockBackend } from "./mock.ts";
 import { OllamaBackend } from "./ollama.ts";
+import type { ChatParams, GenerationEvent } from "./types.ts";
 
 let ollama: FakeOllama;
 let node: TestNode;
@@ -227,5 +228,145 @@ describe("ollama backend down", () => {
     } finally {
       await n.close();
     }
+  });
+});
+
+describe("ollama backend: tool calling", () => {
+  const weather = {
+    name: "get_current_weather",
+    description: "Get the current weather for a location",
+    parameters: {
+      type: "object",
+      properties: { location: { type: "string" }, format: { type: "string", enum: ["celsius", "fahrenheit"] } },
+      required: ["location", "format"],
+    },
+  };
+  const time = { name: "get_time", parameters: { type: "object", properties: {} } };
+  const tools = [weather, time].map((f) => ({ type: "function" as const, function: f }));
+  const messages = [{ role: "user" as const, content: "What is the weather today in Paris?" }];
+  const argsOf = (call: OpenAI.ChatCompletionMessageToolCall | undefined) =>
+    call?.type === "function" ? (JSON.parse(call.function.arguments) as unknown) : undefined;
+  const params = (over: Partial<ChatParams>): ChatParams => ({
+    model: "llama2:latest",
+    messages,
+    maxTokens: undefined,
+    temperature: undefined,
+    topP: undefined,
+    stop: [],
+    seed: undefined,
+    presencePenalty: undefined,
+    frequencyPenalty: undefined,
+    choiceIndex: 0,
+    abort: { aborted: false, reason: undefined, signal: new AbortController().signal },
+    ...over,
+  });
+
+  it("backend: turns message.tool_calls into tool_call events (JSON text arguments, call_ ids) and finishes with tool_calls", async () => {
+    const backend = new OllamaBackend({ host: ollama.url });
+    const events: GenerationEvent[] = [];
+    for await (const e of backend.chat(params({ tools: [weather, time] }))) events.push(e);
+    expect(events).toEqual([
+      { type: "tool_call", call: { id: expect.stringMatching(/^call_[0-9a-f]{24}$/), type: "function", function: { name: "get_current_weather", arguments: JSON.stringify(fakeOllamaToolArguments("get_current_weather")) } } },
+      { type: "tool_call", call: { id: expect.stringMatching(/^call_/), type: "function", function: { name: "get_time", arguments: JSON.stringify(fakeOllamaToolArguments("get_time")) } } },
+      { type: "done", finishReason: "tool_calls", promptTokens: 26, completionTokens: 1 },
+    ]);
+    const ids = events.flatMap((e) => (e.type === "tool_call" ? [e.call.id] : []));
+    expect(new Set(ids).size).toBe(2);
+    expect(lastRequest()).toEqual({
+      path: "/api/chat",
+      body: {
+        model: "llama2:latest",
+        messages,
+        tools: [
+          { type: "function", function: weather },
+          { type: "function", function: time },
+        ],
+        stream: true,
+        options: {},
+      },
+    });
+  });
+
+  it("sends tools in Ollama's shape; the client gets message.tool_calls and finish_reason tool_calls", async () => {
+    const res = await node.client.chat.completions.create({ model: "llama2", messages, tools: [{ type: "function", function: weather }] });
+    const choice = res.choices[0];
+    expect(choice?.finish_reason).toBe("tool_calls");
+    const calls = choice?.message.tool_calls ?? [];
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.id).toMatch(/^call_/);
+    expect(calls[0]?.type === "function" ? calls[0].function.name : undefined).toBe("get_current_weather");
+    expect(argsOf(calls[0])).toEqual({ tool: "get_current_weather", location: "Paris, FR", format: "celsius", days: 3 });
+    expect(lastRequest()?.body.tools).toEqual([{ type: "function", function: weather }]);
+    expect(lastRequest()?.body).not.toHaveProperty("tool_choice");
+  });
+
+  it("streams the calls to the client as delta.tool_calls with finish_reason tool_calls", async () => {
+    const stream = await node.client.chat.completions.create({ model: "llama2", messages, tools, stream: true });
+    const calls = new Map<number, { id: string; name: string; arguments: string }>();
+    let finish: string | null | undefined;
+    for await (const chunk of stream) {
+      for (const d of chunk.choices[0]?.delta.tool_calls ?? []) {
+        const c = calls.get(d.index) ?? { id: "", name: "", arguments: "" };
+        c.id += d.id ?? "";
+        c.name += d.function?.name ?? "";
+        c.arguments += d.function?.arguments ?? "";
+        calls.set(d.index, c);
+      }
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(finish).toBe("tool_calls");
+    expect([...calls.values()].map((c) => [c.name, JSON.parse(c.arguments) as unknown])).toEqual([
+      ["get_current_weather", fakeOllamaToolArguments("get_current_weather")],
+      ["get_time", fakeOllamaToolArguments("get_time")],
+    ]);
+    expect([...calls.values()].every((c) => c.id.startsWith("call_"))).toBe(true);
+  });
+
+  it("has no tool_choice upstream: a named choice sends only that tool, required sends them all", async () => {
+    const named = await node.client.chat.completions.create({
+      model: "llama2",
+      messages,
+      tools,
+      tool_choice: { type: "function", function: { name: "get_time" } },
+    });
+    expect(lastRequest()?.body.tools).toEqual([{ type: "function", function: time }]);
+    expect(lastRequest()?.body).not.toHaveProperty("tool_choice");
+    expect(named.choices[0]?.message.tool_calls?.map((c) => (c.type === "function" ? c.function.name : c.type))).toEqual(["get_time"]);
+    await node.client.chat.completions.create({ model: "llama2", messages, tools, tool_choice: "required" });
+    expect(lastRequest()?.body.tools).toEqual(tools);
+    expect(lastRequest()?.body).not.toHaveProperty("tool_choice");
+  });
+
+  it("sends history calls with object arguments and tool results as role tool (with the function's name)", async () => {
+    const call = { id: "call_abc", type: "function" as const, function: { name: "get_current_weather", arguments: '{"location":"Paris, FR","format":"celsius"}' } };
+    const res = await node.client.chat.completions.create({
+      model: "llama2",
+      messages: [
+        ...messages,
+        { role: "assistant", content: null, tool_calls: [call] },
+        { role: "tool", tool_call_id: "call_abc", content: "22 degrees celsius" },
+      ],
+    });
+    expect(res.choices[0]?.message.content).toBe(FAKE_OLLAMA_TEXT.join(""));
+    expect(res.choices[0]?.finish_reason).toBe("stop");
+    expect(lastRequest()?.body.messages).toEqual([
+      { role: "user", content: "What is the weather today in Paris?" },
+      { role: "assistant", content: "", tool_calls: [{ function: { name: "get_current_weather", arguments: { location: "Paris, FR", format: "celsius" } } }] },
+      { role: "tool", content: "22 degrees celsius", tool_name: "get_current_weather" },
+    ]);
+    expect(lastRequest()?.body).not.toHaveProperty("tools");
+  });
+
+  it("400 for history call arguments that are not a JSON object (Ollama needs an object)", async () => {
+    const sent = ollama.requests.length;
+    const err = await rejection(
+      node.client.chat.completions.create({
+        model: "llama2",
+        messages: [...messages, { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "[1," } }] }],
+      }),
+    );
+    expect(err).toMatchObject({ status: 400, param: "messages", code: "invalid_value" });
+    expect((err as Error).message).toMatch(/JSON object for ollama models/);
+    expect(ollama.requests.length).toBe(sent);
   });
 });

@@ -10,7 +10,16 @@
  * Options map as OpenAI → Ollama: temperature, top_p, seed, stop, max_tokens → num_predict,
  * presence/frequency_penalty. Errors: an HTTP error with {"error": "…"}, or a `{"error": "…"}` line
  * mid-stream.
+ *
+ * Tools: `tools` in OpenAI's shape ([{type: "function", function: {name, description, parameters}}]);
+ * history calls as {role: "assistant", tool_calls: [{function: {name, arguments: {…}}}]} (arguments an
+ * object, not JSON text), results as {role: "tool", content, tool_name}. Ollama answers with
+ * `message.tool_calls` (whole calls, usually in one line); each becomes a `tool_call` event with the
+ * arguments as JSON text and a fresh `call_…` id, and the finish reason becomes "tool_calls". Ollama has
+ * no tool_choice: the model decides whether to call. For a named choice only that tool is sent (so no
+ * other can be called); for "required" all tools are sent and a call is likely but not forced.
  */
+import { randomUUID } from "node:crypto";
 import {
   backendUnavailableError,
   type FinishReason,
@@ -31,19 +40,24 @@ import type {
   EmbedResult,
   GenerateParams,
   GenerationEvent,
+  Message,
+  ToolCall,
+  ToolSpec,
 } from "./types.ts";
 
 type OllamaTags = { models?: Array<{ name: string; model?: string; modified_at?: string }> };
 
 type OllamaStreamLine = {
   error?: string;
-  message?: { role?: string; content?: string };
+  message?: { role?: string; content?: string; tool_calls?: OllamaToolCall[] | null };
   response?: string;
   done?: boolean;
   done_reason?: string;
   prompt_eval_count?: number;
   eval_count?: number;
 };
+
+type OllamaToolCall = { id?: string; function?: { name?: string; arguments?: Record<string, unknown> | null } };
 
 type OllamaEmbed = { embeddings?: number[][]; prompt_eval_count?: number; error?: string };
 
@@ -68,10 +82,14 @@ export class OllamaBackend implements Backend {
     });
   }
 
-  chat(params: ChatParams): AsyncIterable<GenerationEvent> {
-    return this.#stream("/api/chat", params, {
+  async *chat(params: ChatParams): AsyncGenerator<GenerationEvent> {
+    // Built here, inside the generator, so a bad history (arguments that are not a JSON object) surfaces
+    // as the stream's error like every other failure.
+    const tools = ollamaTools(params);
+    yield* this.#stream("/api/chat", params, {
       model: params.model,
-      messages: params.messages.map((m) => ({ role: m.role, content: m.content })),
+      messages: ollamaMessages(params.messages),
+      ...(tools !== undefined ? { tools } : {}),
       stream: true,
       options: options(params),
       // Ollama's structured outputs: "json", or a JSON Schema object.
@@ -136,6 +154,7 @@ export class OllamaBackend implements Backend {
     const res = await this.#post(path, body, params.abort.signal, params.model);
     if (res.body === null) throw upstreamError(this.name, "empty response body");
     const lines = readNDJSON(res.body);
+    let called = false;
     try {
       for (;;) {
         let next: IteratorResult<unknown>;
@@ -151,10 +170,21 @@ export class OllamaBackend implements Backend {
         if (typeof line.error === "string") throw upstreamError(this.name, line.error);
         const text = line.message?.content ?? line.response ?? "";
         if (text !== "") yield { type: "text", text };
+        for (const c of line.message?.tool_calls ?? []) {
+          const name = c.function?.name;
+          if (!name) throw upstreamError(this.name, "a tool call without a function name");
+          const call: ToolCall = {
+            id: c.id || callId(),
+            type: "function",
+            function: { name, arguments: JSON.stringify(c.function?.arguments ?? {}) },
+          };
+          called = true;
+          yield { type: "tool_call", call };
+        }
         if (line.done === true) {
           yield {
             type: "done",
-            finishReason: finishReason(line.done_reason),
+            finishReason: called ? "tool_calls" : finishReason(line.done_reason),
             promptTokens: line.prompt_eval_count ?? 0,
             completionTokens: line.eval_count ?? 0,
           };
@@ -169,6 +199,58 @@ export class OllamaBackend implements Backend {
       await lines.return(undefined);
     }
   }
+}
+
+/** `tools` for /api/chat: all of them, or only the named one when tool_choice names one. */
+function ollamaTools(p: ChatParams): Array<{ type: "function"; function: ToolSpec }> | undefined {
+  if (p.tools === undefined || p.tools.length === 0) return undefined;
+  const choice = p.toolChoice;
+  const named = typeof choice === "object" ? p.tools.filter((t) => t.name === choice.name) : [];
+  return (named.length > 0 ? named : p.tools).map((t) => ({
+    type: "function",
+    function: {
+      name: t.name,
+      ...(t.description !== undefined ? { description: t.description } : {}),
+      ...(t.parameters !== undefined ? { parameters: t.parameters } : {}),
+    },
+  }));
+}
+
+/** History in Ollama's shape: calls with object arguments; tool results name the function they answer. */
+function ollamaMessages(messages: Message[]): Array<Record<string, unknown>> {
+  const names = new Map<string, string>();
+  return messages.map((m, i) => {
+    if (m.role === "assistant" && m.toolCalls !== undefined && m.toolCalls.length > 0) {
+      const toolCalls = m.toolCalls.map((c) => {
+        names.set(c.id, c.function.name);
+        return { function: { name: c.function.name, arguments: argumentsObject(c.function.arguments, i) } };
+      });
+      return { role: m.role, content: m.content, tool_calls: toolCalls };
+    }
+    const toolName = m.role === "tool" && m.toolCallId !== undefined ? names.get(m.toolCallId) : undefined;
+    return { role: m.role, content: m.content, ...(toolName !== undefined ? { tool_name: toolName } : {}) };
+  });
+}
+
+function argumentsObject(text: string, messageIndex: number): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = text.trim() === "" ? {} : JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw invalidRequestError(
+      `Invalid 'messages[${messageIndex}].tool_calls': the arguments of a call must be a JSON object for ollama models.`,
+      "messages",
+      "invalid_value",
+    );
+  }
+  return value as Record<string, unknown>;
+}
+
+function callId(): string {
+  return `call_${randomUUID().replace(/-/g, "").slice(0, 24)}`;
 }
 
 function options(p: GenerateParams): Record<string, unknown> {

@@ -3,9 +3,10 @@
  */
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FAKE_OPENAI_KEY, FAKE_OPENAI_TEXT, type FakeOpenAI, startFakeOpenAI } from "../testing/fake-openai.ts";
+import { FAKE_OPENAI_KEY, FAKE_OPENAI_TEXT, type FakeOpenAI, fakeToolArguments, startFakeOpenAI } from "../testing/fake-openai.ts";
 import { closedPort, rejection, sseFrames, startTestNode, type TestNode } from "../testing/harness.ts";
 import { OpenAICompatibleBackend } from "./openai.ts";
+import type { ChatParams, GenerationEvent } from "./types.ts";
 
 let upstream: FakeOpenAI;
 let node: TestNode;
@@ -141,5 +142,136 @@ describe("openai-compatible backend", () => {
     }
     const badKey = new OpenAICompatibleBackend({ baseUrl: upstream.url, apiKey: "wrong" });
     await expect(badKey.listModels()).rejects.toMatchObject({ status: 502, code: "upstream_error" });
+  });
+});
+
+describe("openai-compatible backend: tool calling", () => {
+  const weather = {
+    name: "get_weather",
+    description: "Current weather in a city",
+    parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  };
+  const time = { name: "get_time", parameters: { type: "object", properties: {} } };
+  const tools = [weather, time].map((f) => ({ type: "function" as const, function: f }));
+  const messages = [{ role: "user" as const, content: "Weather and time in Paris?" }];
+  const argsOf = (call: OpenAI.ChatCompletionMessageToolCall | undefined) =>
+    call?.type === "function" ? (JSON.parse(call.function.arguments) as unknown) : undefined;
+
+  it("backend: gathers the upstream's streamed delta.tool_calls fragments into complete tool_call events before done", async () => {
+    const backend = new OpenAICompatibleBackend({ baseUrl: upstream.url, apiKey: FAKE_OPENAI_KEY });
+    const params: ChatParams = {
+      model: "gpt-test",
+      messages,
+      maxTokens: undefined,
+      temperature: undefined,
+      topP: undefined,
+      stop: [],
+      seed: undefined,
+      presencePenalty: undefined,
+      frequencyPenalty: undefined,
+      choiceIndex: 0,
+      abort: { aborted: false, reason: undefined, signal: new AbortController().signal },
+      tools: [weather, time],
+      toolChoice: "required",
+    };
+    const events: GenerationEvent[] = [];
+    for await (const e of backend.chat(params)) events.push(e);
+    const fragments = ["get_weather", "get_time"].reduce((n, name) => n + Math.ceil(JSON.stringify(fakeToolArguments(name)).length / 5), 0);
+    expect(events).toEqual([
+      { type: "tool_call", call: { id: "call_fake0", type: "function", function: { name: "get_weather", arguments: JSON.stringify(fakeToolArguments("get_weather")) } } },
+      { type: "tool_call", call: { id: "call_fake1", type: "function", function: { name: "get_time", arguments: JSON.stringify(fakeToolArguments("get_time")) } } },
+      // The fake counts one completion token per streamed arguments fragment (5 characters each).
+      { type: "done", finishReason: "tool_calls", promptTokens: 57, completionTokens: fragments },
+    ]);
+    expect(upstream.requests.at(-1)?.body).toEqual({
+      model: "gpt-test",
+      messages,
+      tools: [
+        { type: "function", function: weather },
+        { type: "function", function: time },
+      ],
+      tool_choice: "required",
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+  });
+
+  it("sends tools and tool_choice upstream; the client gets message.tool_calls and finish_reason tool_calls", async () => {
+    const res = await node.client.chat.completions.create({ model: "gpt-test", messages, tools, tool_choice: "auto" });
+    const choice = res.choices[0];
+    expect(choice?.finish_reason).toBe("tool_calls");
+    expect(choice?.message.content ?? null).toBeNull();
+    const calls = choice?.message.tool_calls ?? [];
+    expect(calls.map((c) => (c.type === "function" ? c.function.name : c.type))).toEqual(["get_weather", "get_time"]);
+    expect(calls.map((c) => c.id)).toEqual(["call_fake0", "call_fake1"]);
+    expect(argsOf(calls[0])).toEqual({ tool: "get_weather", city: "Paris", days: 3, units: ["celsius", "kph"] });
+    expect(argsOf(calls[1])).toEqual(fakeToolArguments("get_time"));
+    const body = upstream.requests.at(-1)?.body;
+    expect(body?.tools).toEqual(tools);
+    expect(body?.tool_choice).toBe("auto");
+  });
+
+  it("sends a named tool_choice as {type: function, function: {name}}", async () => {
+    const res = await node.client.chat.completions.create({
+      model: "gpt-test",
+      messages,
+      tools,
+      tool_choice: { type: "function", function: { name: "get_time" } },
+    });
+    expect(upstream.requests.at(-1)?.body.tool_choice).toEqual({ type: "function", function: { name: "get_time" } });
+    const calls = res.choices[0]?.message.tool_calls ?? [];
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.type === "function" ? calls[0].function.name : undefined).toBe("get_time");
+    expect(argsOf(calls[0])).toEqual(fakeToolArguments("get_time"));
+    expect(res.choices[0]?.finish_reason).toBe("tool_calls");
+  });
+
+  it("streams the calls to the client as delta.tool_calls with finish_reason tool_calls", async () => {
+    const stream = await node.client.chat.completions.create({ model: "gpt-test", messages, tools, stream: true });
+    const calls = new Map<number, { id: string; name: string; arguments: string }>();
+    let finish: string | null | undefined;
+    for await (const chunk of stream) {
+      for (const d of chunk.choices[0]?.delta.tool_calls ?? []) {
+        const c = calls.get(d.index) ?? { id: "", name: "", arguments: "" };
+        c.id += d.id ?? "";
+        c.name += d.function?.name ?? "";
+        c.arguments += d.function?.arguments ?? "";
+        calls.set(d.index, c);
+      }
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(finish).toBe("tool_calls");
+    expect([...calls.values()].map((c) => [c.id, c.name, JSON.parse(c.arguments) as unknown])).toEqual([
+      ["call_fake0", "get_weather", fakeToolArguments("get_weather")],
+      ["call_fake1", "get_time", fakeToolArguments("get_time")],
+    ]);
+  });
+
+  it("sends history with assistant tool_calls (content null) and tool results with tool_call_id", async () => {
+    const call = { id: "call_abc", type: "function" as const, function: { name: "get_weather", arguments: '{"city":"Paris"}' } };
+    const res = await node.client.chat.completions.create({
+      model: "gpt-test",
+      messages: [
+        ...messages,
+        { role: "assistant", content: null, tool_calls: [call] },
+        { role: "tool", tool_call_id: "call_abc", content: '{"temp":21}' },
+      ],
+    });
+    expect(res.choices[0]?.message.content).toBe(text);
+    expect(res.choices[0]?.finish_reason).toBe("stop");
+    expect(upstream.requests.at(-1)?.body.messages).toEqual([
+      { role: "user", content: "Weather and time in Paris?" },
+      { role: "assistant", content: null, tool_calls: [call] },
+      { role: "tool", content: '{"temp":21}', tool_call_id: "call_abc" },
+    ]);
+    expect(upstream.requests.at(-1)?.body).not.toHaveProperty("tools");
+    expect(upstream.requests.at(-1)?.body).not.toHaveProperty("tool_choice");
+  });
+
+  it("drops tools for tool_choice none (plain text answer)", async () => {
+    const res = await node.client.chat.completions.create({ model: "gpt-test", messages, tools, tool_choice: "none" });
+    expect(res.choices[0]?.message.content).toBe(text);
+    expect(res.choices[0]?.message.tool_calls ?? []).toEqual([]);
+    expect(upstream.requests.at(-1)?.body).not.toHaveProperty("tools");
   });
 });

@@ -4,7 +4,13 @@
  * stream from the upstream (SSE, `stream_options.include_usage` for the counts) and are re-emitted in
  * this node's chunks. Upstream 4xx errors pass through with their status and fields; 5xx become 502;
  * a refused connection 503.
+ *
+ * Tools pass through in OpenAI's shape (`tools`, `tool_choice`, history `tool_calls`/`tool_call_id`). The
+ * upstream streams each call as `delta.tool_calls` fragments keyed by `index` (id and name once, the
+ * `arguments` JSON text split over many chunks); they are gathered and emitted as complete `tool_call`
+ * events when the upstream finishes, before `done`.
  */
+import { randomUUID } from "node:crypto";
 import {
   backendUnavailableError,
   type ChatCompletionChunk,
@@ -27,12 +33,19 @@ import type {
   EmbedResult,
   GenerateParams,
   GenerationEvent,
+  Message,
   ResponseFormat,
+  ToolCall,
+  ToolChoice,
+  ToolSpec,
 } from "./types.ts";
 
 export type OpenAIBackendOptions = { baseUrl: string; apiKey?: string };
 
 type UpstreamError = { error?: { message?: string; type?: string; param?: string | null; code?: string | null } };
+
+/** One streamed piece of a tool call, as OpenAI-compatible servers send it in `delta.tool_calls`. */
+type ToolCallFragment = { index?: number; id?: string; type?: string; function?: { name?: string; arguments?: string } };
 
 export class OpenAICompatibleBackend implements Backend {
   readonly name = "openai";
@@ -55,10 +68,12 @@ export class OpenAICompatibleBackend implements Backend {
   chat(params: ChatParams): AsyncIterable<GenerationEvent> {
     return this.#stream("/chat/completions", params, {
       model: params.model,
-      messages: params.messages,
+      messages: params.messages.map(openAIMessage),
       ...sampling(params),
       ...(params.maxTokens !== undefined ? { max_tokens: params.maxTokens } : {}),
       ...(params.responseFormat !== undefined ? { response_format: openAIResponseFormat(params.responseFormat) } : {}),
+      ...(params.tools !== undefined ? { tools: params.tools.map(openAITool) } : {}),
+      ...(params.toolChoice !== undefined ? { tool_choice: openAIToolChoice(params.toolChoice) } : {}),
     });
   }
 
@@ -130,6 +145,7 @@ export class OpenAICompatibleBackend implements Backend {
     let finish: FinishReason | undefined;
     let counts: Usage | undefined;
     let produced = "";
+    const calls = new Map<number, { id: string; name: string; arguments: string }>();
     try {
       for (;;) {
         let next: IteratorResult<{ data: string }>;
@@ -157,6 +173,8 @@ export class OpenAICompatibleBackend implements Backend {
           produced += text;
           yield { type: "text", text };
         }
+        const fragments: ToolCallFragment[] | null | undefined = "delta" in choice ? choice.delta.tool_calls : undefined;
+        if (Array.isArray(fragments)) gather(calls, fragments);
         if (choice.finish_reason) finish = choice.finish_reason;
       }
     } catch (err) {
@@ -165,6 +183,14 @@ export class OpenAICompatibleBackend implements Backend {
     } finally {
       await events.return(undefined);
     }
+    for (const [, c] of [...calls].sort(([a], [b]) => a - b)) {
+      if (c.name === "") throw upstreamError(this.name, "a tool call without a function name");
+      produced += c.name + c.arguments;
+      const call: ToolCall = { id: c.id || callId(), type: "function", function: { name: c.name, arguments: c.arguments || "{}" } };
+      yield { type: "tool_call", call };
+    }
+    // A generation that ends in calls ends with "tool_calls" (some upstreams say "stop"); a cut-off one keeps "length".
+    if (calls.size > 0 && (finish === undefined || finish === "stop")) finish = "tool_calls";
     yield {
       type: "done",
       finishReason: finish ?? "stop",
@@ -173,6 +199,52 @@ export class OpenAICompatibleBackend implements Backend {
       completionTokens: counts?.completion_tokens ?? Math.ceil(produced.length / 4),
     };
   }
+}
+
+/**
+ * Adds streamed fragments to the calls gathered so far: `arguments` concatenate; `id` and `name` come
+ * whole in one fragment (some servers repeat them in every fragment, so the first one stands).
+ */
+function gather(calls: Map<number, { id: string; name: string; arguments: string }>, fragments: ToolCallFragment[]): void {
+  fragments.forEach((f, position) => {
+    const index = f.index ?? position;
+    let c = calls.get(index);
+    if (c === undefined) {
+      c = { id: "", name: "", arguments: "" };
+      calls.set(index, c);
+    }
+    if (f.id && c.id === "") c.id = f.id;
+    if (f.function?.name && c.name === "") c.name = f.function.name;
+    if (f.function?.arguments) c.arguments += f.function.arguments;
+  });
+}
+
+function callId(): string {
+  return `call_${randomUUID().replace(/-/g, "").slice(0, 24)}`;
+}
+
+/** A history message in OpenAI's shape: assistant calls as `tool_calls` (content null when empty), tool results with `tool_call_id`. */
+function openAIMessage(m: Message): Record<string, unknown> {
+  if (m.role === "assistant" && m.toolCalls !== undefined && m.toolCalls.length > 0) {
+    return { role: m.role, content: m.content === "" ? null : m.content, tool_calls: m.toolCalls };
+  }
+  if (m.role === "tool" && m.toolCallId !== undefined) return { role: m.role, content: m.content, tool_call_id: m.toolCallId };
+  return { role: m.role, content: m.content };
+}
+
+function openAITool(t: ToolSpec): Record<string, unknown> {
+  return {
+    type: "function",
+    function: {
+      name: t.name,
+      ...(t.description !== undefined ? { description: t.description } : {}),
+      ...(t.parameters !== undefined ? { parameters: t.parameters } : {}),
+    },
+  };
+}
+
+function openAIToolChoice(c: ToolChoice): unknown {
+  return typeof c === "string" ? c : { type: "function", function: { name: c.name } };
 }
 
 function sampling(p: GenerateParams): Record<string, unknown> {

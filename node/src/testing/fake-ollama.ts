@@ -4,11 +4,18 @@
  * with done: true, done_reason and the eval counts; or one object with "stream": false),
  * POST /api/embed. Model `broken:latest` fails mid-stream with an `{"error": …}` line, `dropped:latest`
  * cuts the connection mid-stream.
+ *
+ * A /api/chat request with `tools` is answered as Ollama answers calls: one line whose message has empty
+ * content and `tool_calls: [{function: {name, arguments: {…}}}]` (a call per tool sent, arguments
+ * fakeOllamaToolArguments, an object), then the `done: true` line.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
 export const FAKE_OLLAMA_TEXT = ["Quantum", " computers", " use", " qubits", " that", " can", " be", " 0", " and", " 1", "."];
+
+/** The arguments the fake calls a tool with (an object, as Ollama sends them). */
+export const fakeOllamaToolArguments = (name: string) => ({ tool: name, location: "Paris, FR", format: "celsius", days: 3 });
 
 const MODELS = ["llama2:latest", "nomic-embed-text:latest", "broken:latest", "dropped:latest"];
 
@@ -105,6 +112,21 @@ export async function startFakeOllama(): Promise<FakeOllama> {
       eval_count: tokens.length,
       eval_duration: 4535599000,
     });
+
+    const tools = (body.tools ?? []) as Array<{ type: string; function: { name: string } }>;
+    if (chat && tools.length > 0) {
+      const message = {
+        role: "assistant",
+        content: "",
+        tool_calls: tools.map((t) => ({ function: { name: t.function.name, arguments: fakeOllamaToolArguments(t.function.name) } })),
+      };
+      tokens = ["call"]; // eval_count 1
+      if (body.stream === false) return json(res, 200, { ...final(""), message });
+      res.writeHead(200, { "Content-Type": "application/x-ndjson" });
+      res.write(`${JSON.stringify({ model: name, created_at: createdAt(), message, done: false })}\n`);
+      res.end(`${JSON.stringify(final(""))}\n`);
+      return;
+    }
 
     if (body.stream === false) return json(res, 200, final(tokens.join("")));
 

@@ -4,6 +4,11 @@
  * with a usage chunk when `stream_options.include_usage`), POST /v1/embeddings. Requires
  * `Authorization: Bearer <apiKey>`. Model `broken` sends an error event mid-stream, `dropped` cuts the
  * connection mid-stream, `rejects` answers 400 with an OpenAI error body.
+ *
+ * A chat request with `tools` is answered with function calls, as OpenAI streams them: a call per tool
+ * (only the named one for `tool_choice: {type: "function", function: {name}}`), each announced with
+ * `{index, id, type, function: {name, arguments: ""}}` in `delta.tool_calls`, its `arguments` JSON text
+ * (fakeToolArguments) following in small fragments over several chunks, then `finish_reason: "tool_calls"`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -29,7 +34,43 @@ function json(res: ServerResponse, status: number, body: unknown) {
   res.end(JSON.stringify(body));
 }
 
+/** The arguments the fake calls a tool with. */
+export const fakeToolArguments = (name: string) => ({ tool: name, city: "Paris", days: 3, units: ["celsius", "kph"] });
+
+type ToolsBody = { tools?: Array<{ function: { name: string } }>; tool_choice?: string | { function: { name: string } } };
+
 const MODELS = ["gpt-test", "text-embedding-test", "broken", "dropped", "rejects"];
+
+async function streamToolCalls(
+  res: ServerResponse,
+  o: { id: string; created: number; model: string; names: string[]; includeUsage: boolean },
+): Promise<void> {
+  const frame = (delta: unknown, finishReason: string | null, usage?: unknown) =>
+    `data: ${JSON.stringify({
+      id: o.id,
+      object: "chat.completion.chunk",
+      created: o.created,
+      model: o.model,
+      system_fingerprint: "fp_fake",
+      choices: delta === undefined ? [] : [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+      ...(o.includeUsage ? { usage: usage ?? null } : {}),
+    })}\n\n`;
+  res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" });
+  let fragments = 0;
+  for (const [index, name] of o.names.entries()) {
+    const head = { index, id: `call_fake${index}`, type: "function", function: { name, arguments: "" } };
+    res.write(frame(index === 0 ? { role: "assistant", content: null, tool_calls: [head] } : { tool_calls: [head] }, null));
+    const args = JSON.stringify(fakeToolArguments(name));
+    for (let at = 0; at < args.length; at += 5) {
+      res.write(frame({ tool_calls: [{ index, function: { arguments: args.slice(at, at + 5) } }] }, null));
+      fragments++;
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+  res.write(frame({}, "tool_calls"));
+  if (o.includeUsage) res.write(frame(undefined, null, { prompt_tokens: 57, completion_tokens: fragments, total_tokens: 57 + fragments }));
+  res.end("data: [DONE]\n\n");
+}
 
 export async function startFakeOpenAI(): Promise<FakeOpenAI> {
   const requests: FakeOpenAI["requests"] = [];
@@ -105,6 +146,12 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
         ],
         usage,
       });
+    }
+    const { tools, tool_choice: toolChoice } = body as ToolsBody;
+    if (chat && tools !== undefined && tools.length > 0) {
+      if (body.stream !== true) return json(res, 400, { error: { message: "the fake streams tool calls only", type: "invalid_request_error", param: "stream", code: null } });
+      const names = typeof toolChoice === "object" ? [toolChoice.function.name] : tools.map((t) => t.function.name);
+      return streamToolCalls(res, { id, created, model, names, includeUsage: (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true });
     }
     const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
     const frame = (choices: unknown[], u?: unknown) =>
