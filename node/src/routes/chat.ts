@@ -107,12 +107,14 @@ export function chatCompletionsRoute(ctx: InferenceContext): Hono {
 /** The generation parameters of choice 0 (the other choices differ only in `choiceIndex`). */
 function chatParams(body: ChatCompletionRequest, model: string, abort: AbortHandle): ChatParams {
   const messages: Message[] = body.messages.map((m) => {
-    const msg: Message = { role: m.role === "developer" ? "system" : m.role, content: messageText(m) };
+    const role = m.role === "developer" ? "system" : m.role;
+    if (m.tool_calls === undefined && m.tool_call_id === undefined) return { role, content: messageText(m) };
+    const msg: Message = { role, content: messageText(m) };
     if (m.tool_calls !== undefined && m.tool_calls.length > 0) msg.toolCalls = m.tool_calls;
     if (m.tool_call_id !== undefined) msg.toolCallId = m.tool_call_id;
     return msg;
   });
-  return {
+  const params: ChatParams = {
     model,
     messages,
     maxTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
@@ -124,9 +126,20 @@ function chatParams(body: ChatCompletionRequest, model: string, abort: AbortHand
     frequencyPenalty: body.frequency_penalty ?? undefined,
     choiceIndex: 0,
     abort,
-    ...(responseFormat(body) ?? {}),
-    ...(toolsOf(body) ?? {}),
   };
+  // Set only when asked for (most requests): object spreads here would cost every request.
+  if (body.response_format != null) {
+    const rf = responseFormat(body);
+    if (rf !== undefined) params.responseFormat = rf.responseFormat;
+  }
+  if (body.tools != null) {
+    const t = toolsOf(body);
+    if (t !== undefined) {
+      params.tools = t.tools;
+      params.toolChoice = t.toolChoice;
+    }
+  }
+  return params;
 }
 
 /** The request's tools, unless there are none or tool_choice is "none" (then the model answers in text). */
