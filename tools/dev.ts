@@ -435,6 +435,7 @@ async function main(): Promise<void> {
     `  curl ${NODE_URL}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"mock-model","messages":[{"role":"user","content":"hi"}]}'`,
   );
   console.log(`  export COMPUTE_REGISTRY=${d.ComputeRegistry} RPC_URL=${RPC_URL}`);
+  console.log(`  npm run validate            ${dim("# checks the node like its users do")}`);
   console.log();
   console.log(dim(`  logs in ${rel(LOG_DIR)}/ (DEV_VERBOSE=1 to stream them). Ctrl-C stops everything.`));
 }
