@@ -1,25 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { MockBackend } from "./mock.ts";
+import { chatParams } from "../testing/harness.ts";
 import type { ChatParams, GenerationEvent, Message } from "./types.ts";
 
-const abort = { aborted: false, reason: undefined, signal: new AbortController().signal };
-
-function params(messages: Message[], extra: Partial<ChatParams> = {}): ChatParams {
-  return {
-    model: "mock-model",
-    messages,
-    maxTokens: undefined,
-    temperature: undefined,
-    topP: undefined,
-    stop: [],
-    seed: undefined,
-    presencePenalty: undefined,
-    frequencyPenalty: undefined,
-    choiceIndex: 0,
-    abort,
-    ...extra,
-  };
-}
+const params = (messages: Message[], extra: Partial<ChatParams> = {}): ChatParams => chatParams("mock-model", messages, extra);
 
 async function streamed(events: AsyncIterable<GenerationEvent>): Promise<string> {
   let text = "";

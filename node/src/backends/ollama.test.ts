@@ -4,7 +4,15 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FAKE_OLLAMA_TEXT, type FakeOllama, fakeOllamaToolArguments, startFakeOllama } from "../testing/fake-ollama.ts";
-import { closedPort, rejection, sseFrames, startTestNode, type TestNode } from "../testing/harness.ts";
+import {
+  chatParams,
+  closedPort,
+  rejection,
+  sseFrames,
+  startTestNode,
+  streamedToolCalls,
+  type TestNode,
+} from "../testing/harness.ts";
 import { MockBackend } from "./mock.ts";
 import { OllamaBackend } from "./ollama.ts";
 import type { ChatParams, GenerationEvent } from "./types.ts";
@@ -246,20 +254,7 @@ describe("ollama backend: tool calling", () => {
   const messages = [{ role: "user" as const, content: "What is the weather today in Paris?" }];
   const argsOf = (call: OpenAI.ChatCompletionMessageToolCall | undefined) =>
     call?.type === "function" ? (JSON.parse(call.function.arguments) as unknown) : undefined;
-  const params = (over: Partial<ChatParams>): ChatParams => ({
-    model: "llama2:latest",
-    messages,
-    maxTokens: undefined,
-    temperature: undefined,
-    topP: undefined,
-    stop: [],
-    seed: undefined,
-    presencePenalty: undefined,
-    frequencyPenalty: undefined,
-    choiceIndex: 0,
-    abort: { aborted: false, reason: undefined, signal: new AbortController().signal },
-    ...over,
-  });
+  const params = (over: Partial<ChatParams>): ChatParams => chatParams("llama2:latest", messages, over);
 
   it("backend: turns message.tool_calls into tool_call events (JSON text arguments, call_ ids) and finishes with tool_calls", async () => {
     const backend = new OllamaBackend({ host: ollama.url });
@@ -302,24 +297,13 @@ describe("ollama backend: tool calling", () => {
 
   it("streams the calls to the client as delta.tool_calls with finish_reason tool_calls", async () => {
     const stream = await node.client.chat.completions.create({ model: "llama2", messages, tools, stream: true });
-    const calls = new Map<number, { id: string; name: string; arguments: string }>();
-    let finish: string | null | undefined;
-    for await (const chunk of stream) {
-      for (const d of chunk.choices[0]?.delta.tool_calls ?? []) {
-        const c = calls.get(d.index) ?? { id: "", name: "", arguments: "" };
-        c.id += d.id ?? "";
-        c.name += d.function?.name ?? "";
-        c.arguments += d.function?.arguments ?? "";
-        calls.set(d.index, c);
-      }
-      finish = chunk.choices[0]?.finish_reason ?? finish;
-    }
+    const { calls, finish } = await streamedToolCalls(stream);
     expect(finish).toBe("tool_calls");
-    expect([...calls.values()].map((c) => [c.name, JSON.parse(c.arguments) as unknown])).toEqual([
+    expect(calls.map((c) => [c.name, JSON.parse(c.arguments) as unknown])).toEqual([
       ["get_current_weather", fakeOllamaToolArguments("get_current_weather")],
       ["get_time", fakeOllamaToolArguments("get_time")],
     ]);
-    expect([...calls.values()].every((c) => c.id.startsWith("call_"))).toBe(true);
+    expect(calls.every((c) => c.id.startsWith("call_"))).toBe(true);
   });
 
   it("has no tool_choice upstream: a named choice sends only that tool, required sends them all", async () => {

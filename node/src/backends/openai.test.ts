@@ -4,7 +4,15 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FAKE_OPENAI_KEY, FAKE_OPENAI_TEXT, type FakeOpenAI, fakeToolArguments, startFakeOpenAI } from "../testing/fake-openai.ts";
-import { closedPort, rejection, sseFrames, startTestNode, type TestNode } from "../testing/harness.ts";
+import {
+  chatParams,
+  closedPort,
+  rejection,
+  sseFrames,
+  startTestNode,
+  streamedToolCalls,
+  type TestNode,
+} from "../testing/harness.ts";
 import { OpenAICompatibleBackend } from "./openai.ts";
 import type { ChatParams, GenerationEvent } from "./types.ts";
 
@@ -159,21 +167,10 @@ describe("openai-compatible backend: tool calling", () => {
 
   it("backend: gathers the upstream's streamed delta.tool_calls fragments into complete tool_call events before done", async () => {
     const backend = new OpenAICompatibleBackend({ baseUrl: upstream.url, apiKey: FAKE_OPENAI_KEY });
-    const params: ChatParams = {
-      model: "gpt-test",
-      messages,
-      maxTokens: undefined,
-      temperature: undefined,
-      topP: undefined,
-      stop: [],
-      seed: undefined,
-      presencePenalty: undefined,
-      frequencyPenalty: undefined,
-      choiceIndex: 0,
-      abort: { aborted: false, reason: undefined, signal: new AbortController().signal },
+    const params: ChatParams = chatParams("gpt-test", messages, {
       tools: [weather, time],
       toolChoice: "required",
-    };
+    });
     const events: GenerationEvent[] = [];
     for await (const e of backend.chat(params)) events.push(e);
     const fragments = ["get_weather", "get_time"].reduce((n, name) => n + Math.ceil(JSON.stringify(fakeToolArguments(name)).length / 5), 0);
@@ -228,20 +225,9 @@ describe("openai-compatible backend: tool calling", () => {
 
   it("streams the calls to the client as delta.tool_calls with finish_reason tool_calls", async () => {
     const stream = await node.client.chat.completions.create({ model: "gpt-test", messages, tools, stream: true });
-    const calls = new Map<number, { id: string; name: string; arguments: string }>();
-    let finish: string | null | undefined;
-    for await (const chunk of stream) {
-      for (const d of chunk.choices[0]?.delta.tool_calls ?? []) {
-        const c = calls.get(d.index) ?? { id: "", name: "", arguments: "" };
-        c.id += d.id ?? "";
-        c.name += d.function?.name ?? "";
-        c.arguments += d.function?.arguments ?? "";
-        calls.set(d.index, c);
-      }
-      finish = chunk.choices[0]?.finish_reason ?? finish;
-    }
+    const { calls, finish } = await streamedToolCalls(stream);
     expect(finish).toBe("tool_calls");
-    expect([...calls.values()].map((c) => [c.id, c.name, JSON.parse(c.arguments) as unknown])).toEqual([
+    expect(calls.map((c) => [c.id, c.name, JSON.parse(c.arguments) as unknown])).toEqual([
       ["call_fake0", "get_weather", fakeToolArguments("get_weather")],
       ["call_fake1", "get_time", fakeToolArguments("get_time")],
     ]);

@@ -5,7 +5,7 @@
 import OpenAI from "openai";
 import { createApp } from "../app.ts";
 import { ModelRegistry } from "../backends/registry.ts";
-import type { Backend } from "../backends/types.ts";
+import type { Backend, ChatParams, Message } from "../backends/types.ts";
 import { silentLogger } from "../logger.ts";
 import { type RunningServer, startServer } from "../server.ts";
 
@@ -88,4 +88,41 @@ export async function rejection(p: Promise<unknown>): Promise<unknown> {
     return err;
   }
   throw new Error("expected the promise to reject");
+}
+
+/** Backend-level chat parameters with every sampling option unset (tests call backends directly with these). */
+export function chatParams(model: string, messages: Message[], extra: Partial<ChatParams> = {}): ChatParams {
+  return {
+    model,
+    messages,
+    maxTokens: undefined,
+    temperature: undefined,
+    topP: undefined,
+    stop: [],
+    seed: undefined,
+    presencePenalty: undefined,
+    frequencyPenalty: undefined,
+    choiceIndex: 0,
+    abort: { aborted: false, reason: undefined, signal: new AbortController().signal },
+    ...extra,
+  };
+}
+
+/** The tool calls a streamed chat delivered, assembled from `delta.tool_calls` fragments, and its finish reason. */
+export async function streamedToolCalls(
+  stream: AsyncIterable<OpenAI.ChatCompletionChunk>,
+): Promise<{ calls: Array<{ id: string; name: string; arguments: string }>; finish: string | null | undefined }> {
+  const calls = new Map<number, { id: string; name: string; arguments: string }>();
+  let finish: string | null | undefined;
+  for await (const chunk of stream) {
+    for (const d of chunk.choices[0]?.delta.tool_calls ?? []) {
+      const c = calls.get(d.index) ?? { id: "", name: "", arguments: "" };
+      c.id += d.id ?? "";
+      c.name += d.function?.name ?? "";
+      c.arguments += d.function?.arguments ?? "";
+      calls.set(d.index, c);
+    }
+    finish = chunk.choices[0]?.finish_reason ?? finish;
+  }
+  return { calls: [...calls.values()], finish };
 }
