@@ -162,7 +162,10 @@ describe("the agent card", () => {
       expect(card).toMatchObject({
         name: "Compute provider node",
         version: "0.1.0",
-        supportedInterfaces: [{ url: `${node.url}/a2a`, protocolBinding: "JSONRPC", protocolVersion: "1.0" }],
+        supportedInterfaces: [
+          { url: `${node.url}/a2a`, protocolBinding: "JSONRPC", protocolVersion: "1.0" },
+          { url: `${node.url}/a2a`, protocolBinding: "JSONRPC", protocolVersion: "0.3" },
+        ],
         capabilities: { streaming: false, pushNotifications: false },
         defaultInputModes: ["text/plain", "application/json"],
         defaultOutputModes: ["text/plain", "application/json"],
@@ -262,9 +265,36 @@ describe("standard A2A (JSON-RPC, v1.0) with the official client", () => {
       id: 7,
       error: { code: -32004, message: "Streaming is not supported." },
     });
-    // No A2A-Version header means 0.3 (spec), which this card does not offer.
-    const legacy = await post("/a2a", { jsonrpc: "2.0", id: 8, method: "SendMessage", params });
-    expect(legacy.body).toMatchObject({ jsonrpc: "2.0", id: 8, error: { code: -32009 } });
+    const future = await post("/a2a", { jsonrpc: "2.0", id: 8, method: "SendMessage", params }, { "A2A-Version": "9.9" });
+    expect(future.body).toMatchObject({
+      jsonrpc: "2.0",
+      id: 8,
+      error: { code: -32009, message: "The requested A2A protocol version '9.9' is not supported. Supported versions: 1.0, 0.3" },
+    });
+  });
+
+  it("also speaks A2A 0.3 (no A2A-Version header): message/send runs the skill, tasks/get reads the task back", async () => {
+    const parameters = { model: "mock-model", messages: [{ role: "user", content: "Legacy agent here." }] };
+    const direct = (await (await fetch(`${node.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(parameters),
+    })).json()) as { choices: Array<{ message: { content: string } }> };
+    const message = { kind: "message", messageId: "legacy-1", role: "user", parts: [{ kind: "data", data: { skill: "inference", parameters } }] };
+    const sent = await post("/a2a", { jsonrpc: "2.0", id: 9, method: "message/send", params: { message } });
+    expect(sent.status).toBe(200);
+    const task = (sent.body as { result: Record<string, unknown> }).result as {
+      kind: string;
+      id: string;
+      status: { state: string };
+      artifacts: Array<{ parts: Array<{ kind: string; text?: string; data?: { object?: string } }> }>;
+    };
+    expect(task.kind).toBe("task");
+    expect(task.status.state).toBe("completed");
+    expect(task.artifacts[0]?.parts[0]).toEqual({ kind: "text", text: direct.choices[0]?.message.content });
+    expect(task.artifacts[0]?.parts[1]?.data?.object).toBe("chat.completion");
+    const got = await post("/a2a", { jsonrpc: "2.0", id: 10, method: "tasks/get", params: { id: task.id } });
+    expect((got.body as { result: { id: string; status: { state: string } } }).result).toMatchObject({ id: task.id, status: { state: "completed" } });
   });
 });
 

@@ -3,7 +3,8 @@
  *
  *   POST /a2a                              two wire formats, told apart by the body:
  *     - `{"jsonrpc":"2.0",…}`              standard A2A over JSON-RPC, served by the official @a2a-js/sdk
- *                                          (protocol v1.0, the SDK's default: `SendMessage`, `GetTask`, …)
+ *                                          (protocol 1.0, the SDK's default: `SendMessage`, `GetTask`, …;
+ *                                          and 0.3 through the SDK's compat layer: `message/send`, `tasks/get`)
  *     - `{"type":"task","task":{skill,parameters}}`   the product docs' simple format, answered with
  *                                          `{"type":"task_result","task":{id,skill,status,result|error}}`
  *   GET  /.well-known/agent-card.json      the agent card (also under /a2a/.well-known/agent-card.json)
@@ -28,6 +29,8 @@ import {
   type Task,
   TaskState,
 } from "@a2a-js/sdk";
+import { duplicateInterfacesForLegacy, isLegacyJsonRpcMethod } from "@a2a-js/sdk/compat/v0_3";
+import { LegacyJsonRpcTransportHandler } from "@a2a-js/sdk/compat/v0_3/server";
 import { TaskNotCancelableError, UnsupportedOperationError } from "@a2a-js/sdk/errors";
 import {
   AgentEvent,
@@ -268,6 +271,25 @@ async function jsonRpc(
   } catch (err) {
     return rpcError(err);
   }
+  if (isLegacyJsonRpcMethod(body.method)) {
+    // A2A 0.3 (`message/send`, `tasks/get`, …): the SDK's compat layer maps it onto the same 1.0 handler.
+    try {
+      const answer = await new LegacyJsonRpcTransportHandler(handler).handle(body, context);
+      if (!(Symbol.asyncIterator in answer)) return c.json(answer);
+      const stream = answer[Symbol.asyncIterator]();
+      try {
+        const first = await stream.next();
+        await stream.return(undefined);
+        if (first.done !== true) return c.json(first.value);
+      } catch (err) {
+        return c.json({ jsonrpc: "2.0", id, error: LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError(err) });
+      }
+      return c.json({ jsonrpc: "2.0", id, error: LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError(new UnsupportedOperationError("Streaming is not supported.")) });
+    } catch (err) {
+      deps.log.error({ err }, "a2a 0.3 JSON-RPC request failed unexpectedly");
+      return c.json({ jsonrpc: "2.0", id, error: { code: -32603, message: "Internal error" } }, 500);
+    }
+  }
   try {
     const answer = await new JsonRpcTransportHandler(handler).handle(body, context);
     if (!(Symbol.asyncIterator in answer)) return c.json(answer);
@@ -487,9 +509,11 @@ function agentCard(deps: AgentDeps, origin: string): AgentCard {
       "A Compute marketplace provider node: OpenAI-compatible inference and embeddings on the models it serves" +
       (deps.chainEnabled ? ", and the marketplace: provider discovery and GPU rentals." : ".") +
       " Send a data part {skill, parameters} to run a skill, or plain text to ask the first model.",
-    supportedInterfaces: [
-      { url: `${origin}/a2a`, protocolBinding: "JSONRPC", protocolVersion: A2A_PROTOCOL_VERSION, tenant: "" },
-    ],
+    // 1.0, and the same endpoint again as 0.3 for clients that predate 1.0 (`message/send`, `tasks/get`).
+    supportedInterfaces: duplicateInterfacesForLegacy(
+      [{ url: `${origin}/a2a`, protocolBinding: "JSONRPC", protocolVersion: A2A_PROTOCOL_VERSION, tenant: "" }],
+      ["JSONRPC"],
+    ),
     provider: undefined,
     version: deps.version,
     capabilities: { streaming: false, pushNotifications: false, extendedAgentCard: false, extensions: [] },
