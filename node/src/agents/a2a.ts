@@ -57,7 +57,7 @@ import {
   type NodeCall,
   type NodeCallRequest,
   type NodeCallResult,
-  passthroughHeaders,
+  withHeaders,
 } from "./internal.ts";
 
 /**
@@ -494,11 +494,6 @@ function failure(err: OpenAIError): SkillOutcome {
 }
 
 /** The node call with the agent request's pass-through headers (payment, signatures) added. */
-function withHeaders(call: NodeCall, get: (name: string) => string | undefined): NodeCall {
-  const headers = passthroughHeaders(get);
-  return (req) => call({ ...req, headers: { ...headers, ...req.headers } });
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // The agent card (A2A v1.0 shape: the endpoint and binding are the first of `supportedInterfaces`).
 

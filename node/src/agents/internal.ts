@@ -48,13 +48,19 @@ export function internalCaller(fetch: (request: Request) => Response | Promise<R
 }
 
 /** The pass-through headers present on an incoming request. */
-export function passthroughHeaders(get: (name: string) => string | undefined | null): Record<string, string> {
+function passthroughHeaders(get: (name: string) => string | undefined | null): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of PASSTHROUGH_HEADERS) {
     const v = get(name);
     if (v !== undefined && v !== null && v !== "") out[name] = v;
   }
   return out;
+}
+
+/** `call`, carrying the agent request's pass-through headers (payment, signatures) on every API call. */
+export function withHeaders(call: NodeCall, get: (name: string) => string | undefined | null): NodeCall {
+  const headers = passthroughHeaders(get);
+  return (req) => call({ ...req, headers: { ...headers, ...req.headers } });
 }
 
 /** The OpenAI-shaped error message in a failed call's body, or a generic one. */

@@ -15,7 +15,7 @@ import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { Hono } from "hono";
 import { z } from "zod";
-import { type AgentDeps, errorMessage, type NodeCall, type NodeCallRequest, passthroughHeaders } from "./internal.ts";
+import { type AgentDeps, errorMessage, type NodeCall, type NodeCallRequest, withHeaders } from "./internal.ts";
 
 const message = z.object({
   role: z.enum(["system", "developer", "user", "assistant"]),
@@ -39,8 +39,7 @@ export function mcpRoute(deps: AgentDeps): Hono {
     ),
   );
   app.post("/", async (c) => {
-    const headers = passthroughHeaders((n) => c.req.header(n));
-    const server = buildServer(deps, (req) => deps.call({ ...req, headers: { ...headers, ...req.headers } }));
+    const server = buildServer(deps, withHeaders(deps.call, (n) => c.req.header(n)));
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     await server.connect(transport);
     try {

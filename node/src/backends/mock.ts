@@ -420,11 +420,14 @@ function exampleOf(schema: unknown, rand: () => number, words: string[], depth: 
   }
 }
 
-/** What besides the messages shapes a chat answer: response_format and tools (memo key; "" when neither). */
+/**
+ * What besides the messages shapes a chat answer: response_format and tools (memo key; "" when neither).
+ * The messages themselves, roles included, are compared by sameRequest.
+ */
 function formatKey(p: GenerateParams): string {
   const c = p as Partial<ChatParams>;
   if (c.responseFormat === undefined && c.tools === undefined) return "";
-  return JSON.stringify([c.responseFormat ?? null, c.tools ?? null, c.toolChoice ?? null, c.messages?.at(-1)?.role ?? null]);
+  return JSON.stringify([c.responseFormat ?? null, c.tools ?? null, c.toolChoice ?? null]);
 }
 
 function sameRequest(e: MemoEntry, p: GenerateParams, messages: readonly Message[] | undefined, prompt: string): boolean {

@@ -130,7 +130,7 @@ function chatParams(body: ChatCompletionRequest, model: string, abort: AbortHand
   // Set only when asked for (most requests): object spreads here would cost every request.
   if (body.response_format != null) {
     const rf = responseFormat(body);
-    if (rf !== undefined) params.responseFormat = rf.responseFormat;
+    if (rf !== undefined) params.responseFormat = rf;
   }
   if (body.tools != null) {
     const t = toolsOf(body);
@@ -163,15 +163,13 @@ function toolsOf(body: ChatCompletionRequest): { tools: ToolSpec[]; toolChoice: 
   return { tools, toolChoice };
 }
 
-function responseFormat(body: ChatCompletionRequest): { responseFormat: ResponseFormat } | undefined {
+function responseFormat(body: ChatCompletionRequest): ResponseFormat | undefined {
   const rf = body.response_format;
   if (rf == null || rf.type === "text") return undefined;
-  if (rf.type === "json_object") return { responseFormat: { type: "json_object" } };
   // OpenAI: a json_schema format without a schema accepts any JSON object.
-  const schema = rf.json_schema.schema;
-  if (schema === undefined) return { responseFormat: { type: "json_object" } };
+  if (rf.type === "json_object" || rf.json_schema.schema === undefined) return { type: "json_object" };
   const strict = rf.json_schema.strict === true ? { strict: true } : {};
-  return { responseFormat: { type: "json_schema", name: rf.json_schema.name, schema, ...strict } };
+  return { type: "json_schema", name: rf.json_schema.name, schema: rf.json_schema.schema, ...strict };
 }
 
 type StreamMeta = { id: string; created: number; model: string; n: number; includeUsage: boolean };

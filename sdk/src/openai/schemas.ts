@@ -28,11 +28,14 @@ export const chatMessageSchema = z.object({
   tool_calls: z.array(toolCallSchema).optional(),
 });
 
+/** OpenAI's rule for function and JSON Schema names. */
+const nameSchema = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "a-z, A-Z, 0-9, underscores and dashes, at most 64");
+
 /** A function the model may call (OpenAI `tools`). */
 export const toolSchema = z.object({
   type: z.literal("function"),
   function: z.object({
-    name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "a-z, A-Z, 0-9, underscores and dashes, at most 64"),
+    name: nameSchema,
     description: z.string().optional(),
     parameters: z.record(z.string(), z.unknown()).optional(),
     strict: z.boolean().nullish(),
@@ -70,7 +73,7 @@ export const responseFormatSchema = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("json_schema"),
     json_schema: z.object({
-      name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "a-z, A-Z, 0-9, underscores and dashes, at most 64"),
+      name: nameSchema,
       description: z.string().optional(),
       schema: z.record(z.string(), z.unknown()).optional(),
       strict: z.boolean().nullish(),
