@@ -79,6 +79,17 @@ const envSchema = z.object({
   RENTAL_CONFIRMATIONS: z.coerce.number().int().min(0).optional(),
   /** How often the rentals watcher polls the chain (ms; default 250 on 31337, else 4000). */
   RENTAL_POLL_MS: z.coerce.number().int().min(10).optional(),
+  /**
+   * This node's name on a shared dockerd (in its containers' names and `compute.instance` label). Default: a
+   * random name chosen once and kept in DATA_DIR.
+   */
+  RENTAL_INSTANCE: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "lower-case letters, digits and '-', at most 32, not starting with '-'")
+      .optional(),
+  ),
   /** How often the node withdraws its rental earnings (ms; 0 disables). */
   RENTAL_WITHDRAW_INTERVAL_MS: z.coerce.number().int().min(0).default(600_000),
 });
@@ -113,6 +124,7 @@ export type NodeConfig = {
     confirmations: number | undefined;
     pollIntervalMs: number | undefined;
     withdrawIntervalMs: number;
+    instance: string | undefined;
   };
   chain:
     | {
@@ -189,6 +201,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
       confirmations: e.RENTAL_CONFIRMATIONS,
       pollIntervalMs: e.RENTAL_POLL_MS,
       withdrawIntervalMs: e.RENTAL_WITHDRAW_INTERVAL_MS,
+      instance: e.RENTAL_INSTANCE,
     },
     chain: e.RPC_URL
       ? {

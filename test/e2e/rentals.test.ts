@@ -7,6 +7,7 @@
  * activates each session exactly once.
  */
 import { execFile } from "node:child_process";
+import http from "node:http";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -20,9 +21,12 @@ import {
   createPublicClient,
   createWalletClient,
   defineChain,
-  http,
+  getAbiItem,
+  type Hex,
+  http as httpTransport,
   parseEther,
   parseEventLogs,
+  toEventSelector,
   zeroAddress,
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
@@ -39,6 +43,9 @@ const USDC_RATE = 2_000_000n; // 2 USDC per GPU-hour
 const skip = skipWithoutDocker();
 
 const providerAccount = privateKeyToAccount(anvilAccounts[1].privateKey);
+// Other test files run nodes with the same provider key on their own anvil (same session ids) and the same
+// dockerd: the instance name keeps each node, and each test's look-ups, to its own containers.
+const INSTANCE = "e2e-rentals";
 const renterAccount = privateKeyToAccount(anvilAccounts[3].privateKey);
 
 let chainH: Chain;
@@ -101,6 +108,8 @@ async function sessionContainers(id: bigint): Promise<string[]> {
     "label=compute.role=session",
     "--filter",
     `label=compute.provider=${providerAccount.address}`,
+    "--filter",
+    `label=compute.instance=${INSTANCE}`,
     "--format",
     "{{.ID}}",
   ]);
@@ -108,14 +117,14 @@ async function sessionContainers(id: bigint): Promise<string[]> {
   return r.stdout.split("\n").filter((l) => l.trim() !== "");
 }
 
-async function startNode(): Promise<void> {
+async function startNode(rpcUrl = anvil.rpcUrl): Promise<void> {
   node = start(process.execPath, [TSX_CLI, "node/src/index.ts"], {
     name: "node",
     cwd: REPO,
     logFile: path.join(dir, "node.log"),
     env: {
       ...process.env,
-      RPC_URL: anvil.rpcUrl,
+      RPC_URL: rpcUrl,
       PRIVATE_KEY: anvilAccounts[1].privateKey,
       DEPLOYMENTS_FILE: path.join(dir, "deployments.json"),
       COMPUTE_PORT: String(new URL(nodeUrl).port),
@@ -130,11 +139,47 @@ async function startNode(): Promise<void> {
       DOCKER_HOST: dockerHost,
       RENTAL_POLL_MS: "100",
       RENTAL_WITHDRAW_INTERVAL_MS: "500",
+      RENTAL_INSTANCE: INSTANCE,
       LOG_LEVEL: "info",
       INDEXER_URL: "",
     },
   });
   await waitForHttp(`${nodeUrl}/health`, { timeoutMs: 60_000, proc: node });
+}
+
+/**
+ * A JSON-RPC proxy in front of anvil whose eth_getLogs answers leave out every log with topic0 `drop`, as a
+ * replica behind a load balancer that has not seen a block yet would.
+ */
+async function lossyRpc(target: string, drop: Hex) {
+  let dropped = 0;
+  const server = http.createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks).toString("utf8");
+    const upstream = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body });
+    let text = await upstream.text();
+    const sent = JSON.parse(body) as { method: string } | { method: string }[];
+    const methods = (Array.isArray(sent) ? sent : [sent]).map((m) => m.method);
+    if (methods.includes("eth_getLogs")) {
+      const answer = JSON.parse(text) as { result?: { topics: string[] }[] } | { result?: { topics: string[] }[] }[];
+      for (const a of Array.isArray(answer) ? answer : [answer]) {
+        if (!Array.isArray(a.result)) continue;
+        const kept = a.result.filter((l) => l.topics[0] !== drop);
+        dropped += a.result.length - kept.length;
+        a.result = kept;
+      }
+      text = JSON.stringify(answer);
+    }
+    res.writeHead(upstream.status, { "content-type": "application/json" }).end(text);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    dropped: () => dropped,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 async function createSession(pub: string): Promise<{ id: bigint; minedAt: number; prepaid: bigint }> {
@@ -208,10 +253,10 @@ describe.skipIf(skip)("rentals e2e", () => {
       nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
       rpcUrls: { default: { http: [anvil.rpcUrl] } },
     });
-    publicClient = createPublicClient({ chain, transport: http(anvil.rpcUrl), pollingInterval: 50 });
-    renter = createWalletClient({ chain, transport: http(anvil.rpcUrl), account: renterAccount });
+    publicClient = createPublicClient({ chain, transport: httpTransport(anvil.rpcUrl), pollingInterval: 50 });
+    renter = createWalletClient({ chain, transport: httpTransport(anvil.rpcUrl), account: renterAccount });
     await registerProvider({
-      walletClient: createWalletClient({ chain, transport: http(anvil.rpcUrl), account: providerAccount }),
+      walletClient: createWalletClient({ chain, transport: httpTransport(anvil.rpcUrl), account: providerAccount }),
       registry: deployments.ComputeRegistry,
       endpoint: nodeUrl,
       pricePerHour: RATE,
@@ -230,9 +275,9 @@ describe.skipIf(skip)("rentals e2e", () => {
 
   afterAll(async () => {
     await node?.stop();
-    // Leave no containers of this provider behind on the shared dockerd.
+    // Leave none of this node's containers behind on the shared dockerd (and touch no one else's).
     if (dockerHost) {
-      const r = await docker(["ps", "-aq", "--filter", `label=compute.provider=${providerAccount.address}`]);
+      const r = await docker(["ps", "-aq", "--filter", `label=compute.instance=${INSTANCE}`]);
       const ids = r.stdout.split("\n").filter((l) => l !== "");
       if (ids.length > 0) await docker(["rm", "-f", ...ids]);
     }
@@ -505,5 +550,28 @@ describe.skipIf(skip)("rentals e2e", () => {
     }
     for (const s of [a, b]) await endOnChain(s.id);
     await waitFor("crash-test containers removed", async () => (await sessionContainers(a.id)).length + (await sessionContainers(b.id)).length === 0, { proc: node });
+  });
+
+  it("a SessionEnded log the RPC never returns still ends the session: the node re-checks running sessions", async () => {
+    const sessionEnded = toEventSelector(getAbiItem({ abi: computeRentalAbi, name: "SessionEnded" }));
+    const proxy = await lossyRpc(anvil.rpcUrl, sessionEnded);
+    try {
+      await node?.stop();
+      await startNode(proxy.url);
+      const pub = fs.readFileSync(`${key}.pub`, "utf8").trim();
+      const { id } = await createSession(pub);
+      await waitFor("session active", async () => (await getSession(id)).status === 2, { proc: node });
+      await waitFor("session ssh", async () => (await ssh(`s${id}`, key, "true")).code === 0, { proc: node });
+      await endOnChain(id);
+      await waitFor("ended session's container removed", async () => (await sessionContainers(id)).length === 0, {
+        proc: node,
+      });
+      expect(proxy.dropped(), "the proxy really hid the SessionEnded log").toBeGreaterThan(0);
+      expect(node?.output(200)).toContain("session is over on-chain but its event was not seen: tearing down");
+      expect((await ssh(`s${id}`, key, "true")).code).toBe(255);
+    } finally {
+      await node?.stop();
+      await proxy.close();
+    }
   });
 });

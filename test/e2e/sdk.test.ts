@@ -165,6 +165,7 @@ describe.skipIf(skip)("sdk e2e", () => {
         DOCKER_ENABLED: "true",
         DOCKER_HOST: dockerHost,
         RENTAL_POLL_MS: "100",
+        RENTAL_INSTANCE: "e2e-sdk", // rentals.test.ts runs the same provider key on the same dockerd
         LOG_LEVEL: "info",
         INDEXER_URL: "",
       },
@@ -175,7 +176,7 @@ describe.skipIf(skip)("sdk e2e", () => {
   afterAll(async () => {
     await node?.stop();
     if (dockerHost) {
-      const r = await sh("docker", ["ps", "-aq", "--filter", `label=compute.provider=${providerAccount.address}`], {
+      const r = await sh("docker", ["ps", "-aq", "--filter", `label=compute.instance=e2e-sdk`], {
         ...process.env,
         DOCKER_HOST: dockerHost,
       });

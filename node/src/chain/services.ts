@@ -187,8 +187,10 @@ async function startRentals(
   const provider = ctx.provider;
   if (provider === undefined) return undefined;
   const dir = path.join(config.dataDir, `rentals-${chainId}`);
+  const store = SessionStore.open(dir);
   const containers = new ContainerManager({
     provider,
+    instance: store.instanceName(rc.instance),
     defaultImage: rc.image,
     volumesRoot: path.join(dir, "volumes"),
     logger: log,
@@ -197,6 +199,7 @@ async function startRentals(
     await containers.ping();
   } catch (err) {
     const msg = `${(err as Error).message}: start dockerd (tools/docker/dockerd.sh start; export DOCKER_HOST) or set DOCKER_ENABLED=false`;
+    store.close();
     if (rc.explicit) throw new Error(msg);
     log.error(msg);
     return undefined;
@@ -209,7 +212,6 @@ async function startRentals(
     );
   }
   const gpus = await detectGpus().catch(() => []);
-  const store = SessionStore.open(dir);
   const manager = new RentalManager({ store, containers, maxRentals: rc.maxRentals, gpus, image: rc.image, logger: log });
   const ssh = new SshServer({
     sessions: manager,
@@ -240,6 +242,7 @@ async function startRentals(
       gpus: gpus.length,
       dockerHost: rc.dockerHost ?? "default",
       store: dir,
+      instance: containers.instance,
     },
     "rentals on",
   );

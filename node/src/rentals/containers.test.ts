@@ -5,14 +5,14 @@ import * as net_ from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ContainerManager, LABEL_PROVIDER, LABEL_ROLE, LABEL_SESSION, type ResourceLimits } from "./containers.ts";
+import { ContainerManager, LABEL_INSTANCE, LABEL_PROVIDER, LABEL_ROLE, LABEL_SESSION, type ResourceLimits } from "./containers.ts";
 import { silentLogger } from "../logger.ts";
 import { ensureHostGuard, GUARD_CHAIN } from "./hostguard.ts";
 import { ContainerNotFoundError, InvalidContainerRequestError, SessionNotRunningError } from "./errors.ts";
 import { SESSION_IMAGE, ensureDocker, skipWithoutDocker } from "./test-setup.ts";
 
 const skip = skipWithoutDocker();
-// Own provider label and session ids 101–199 (used so far: 101–111), so other test files never see these containers.
+// Own provider label and session ids 101–199 (used so far: 101–112), so other test files never see these containers.
 const PROVIDER = "0xtest-containers";
 const LIMITS: ResourceLimits = { memoryBytes: 256 * 1024 * 1024, nanoCpus: 500_000_000, pidsLimit: 128 };
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "compute-vols-"));
@@ -273,6 +273,39 @@ for host in ${JSON.stringify(targets)}:
     await m.removeSession(111n);
     expect(cg?.read("111"), "the parent cgroup goes with the session").toBeUndefined();
   }, 60_000);
+
+  it("keeps nodes sharing one dockerd apart: same provider and session id, different instances", async () => {
+    // Session ids are per chain and contract: two nodes (two chains, or a test and a dev node) meet on ids.
+    const a = new ContainerManager({ provider: PROVIDER, instance: "ci-a", volumesRoot: path.join(dir, "a"), defaultImage: SESSION_IMAGE });
+    const b = new ContainerManager({ provider: PROVIDER, instance: "ci-b", volumesRoot: path.join(dir, "b"), defaultImage: SESSION_IMAGE });
+    try {
+      const ca = await a.createSessionContainer({ sessionId: 112n, limits: LIMITS });
+      const cb = await b.createSessionContainer({ sessionId: 112n, limits: LIMITS });
+      expect(ca.id).not.toBe(cb.id);
+      expect([ca.name, cb.name]).toEqual(["compute-ci-a-session-112", "compute-ci-b-session-112"]);
+      expect(ca.labels).toMatchObject({ [LABEL_INSTANCE]: "ci-a", [LABEL_SESSION]: "112", [LABEL_PROVIDER]: PROVIDER });
+      const [ia, ib] = await Promise.all([ca, cb].map((c) => m.docker.getContainer(c.id).inspect()));
+      expect([ia?.HostConfig.NetworkMode, ib?.HostConfig.NetworkMode]).toEqual(["compute-ci-a-s112", "compute-ci-b-s112"]);
+      expect(a.bridgeName("112")).toMatch(/^cmp[0-9a-f]{12}$/);
+      expect(a.bridgeName("112")).not.toBe(b.bridgeName("112"));
+      if (ia?.HostConfig.CgroupParent) expect(ia.HostConfig.CgroupParent).not.toBe(ib?.HostConfig.CgroupParent);
+      // Each sees only its own; the instance-less manager sees neither.
+      expect((await a.listAll()).map((c) => c.id)).toEqual([ca.id]);
+      expect((await b.findSessionContainer(112n))?.id).toBe(cb.id);
+      expect(await m.findSessionContainer(112n)).toBeUndefined();
+      expect((await m.listAll()).some((c) => c.sessionId === "112")).toBe(false);
+      // Ending one node's session 112 leaves the other's running.
+      await a.removeSession(112n, { deleteData: true });
+      expect(await a.findSessionContainer(112n)).toBeUndefined();
+      expect((await b.findSessionContainer(112n))?.running).toBe(true);
+      await m.removeSession(112n);
+      expect((await b.findSessionContainer(112n))?.running, "an instance-less manager removes nothing of b's").toBe(true);
+    } finally {
+      await a.removeSession(112n).catch(() => {});
+      await b.removeSession(112n).catch(() => {});
+    }
+    expect(() => new ContainerManager({ provider: PROVIDER, instance: "Bad Name", volumesRoot: dir })).toThrow(/instance must match/);
+  });
 
   it("removes a session: containers, jobs, network and data", async () => {
     await m.createSessionContainer({ sessionId: 109n, limits: LIMITS });

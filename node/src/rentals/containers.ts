@@ -1,16 +1,19 @@
 /**
  * Session containers over the Docker Engine API (dockerode, `DOCKER_HOST`).
  *
- * One *session container* per rental (name `compute-session-<id>`, label `compute.role=session`), created
+ * One *session container* per rental (name `compute-<instance>-session-<id>`, label `compute.role=session`), created
  * idempotently: found by label before any create, and Docker's unique container names make a concurrent or
  * repeated create fail with 409 instead of making a second one. The renter's SSH sessions are `docker exec`s in
  * it. Renters can run extra *job* containers (the docs' containers API) inside the session's allowance; they
  * share the session's network and its host directory, and carry the same labels.
  *
- * Isolation: every session gets its own user-defined bridge network `compute-s<id>` (Docker's
+ * Everything this manager makes carries its provider and instance labels and is found only through them, so
+ * several nodes share one dockerd without seeing each other's sessions (see `instance`).
+ *
+ * Isolation: every session gets its own user-defined bridge network `compute-<instance>-s<id>` (Docker's
  * DOCKER-ISOLATION iptables chains drop traffic between bridges, so no session reaches another's
  * containers; a session's own containers reach each other by name). Published ports bind `publishHost`
- * (127.0.0.1). Bridges are named `cmp<id>` so that the host guard (hostguard.ts) keeps containers from
+ * (127.0.0.1). Bridges are named `cmp…` so that the host guard (hostguard.ts) keeps containers from
  * opening connections to the host itself. `networkMode: "none"` gives containers no network at all (SSH still works: it is an exec).
  * Containers run with `Init`, `no-new-privileges`, all capabilities dropped but a short list apt/pip need,
  * memory (no swap), CPU and pids limits (each container, and all of a session's containers together under one
@@ -37,6 +40,10 @@ export const LABEL_SESSION = "compute.session";
 export const LABEL_PROVIDER = "compute.provider";
 export const LABEL_ROLE = "compute.role";
 export const LABEL_MANAGED = "compute.managed";
+export const LABEL_INSTANCE = "compute.instance";
+
+/** What an instance name may be: it ends up in container, network and cgroup names. */
+export const INSTANCE_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
 export type ContainerRole = "session" | "job";
 
@@ -66,6 +73,13 @@ export type ContainerManagerOptions = {
   docker?: Docker;
   /** This provider's address; label `compute.provider` on everything we make. */
   provider: string;
+  /**
+   * This node's name on a shared dockerd (label `compute.instance`, and part of every container, network,
+   * bridge and cgroup name). Session ids are only unique per chain and contract, so two nodes on one Docker
+   * host (two chains, a test and a dev node, the same key on two networks) must not see, adopt or remove each
+   * other's containers. Empty (default): the plain names and no instance label.
+   */
+  instance?: string;
   /** Image for session containers when the spec names none (default `compute/session:latest`). */
   defaultImage?: string;
   /** Parent of the per-session host directories (mounted at `/workspace`). */
@@ -169,6 +183,7 @@ const KEEPALIVE = ["/bin/sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3
 export class ContainerManager implements ExecTarget {
   readonly docker: Docker;
   readonly provider: string;
+  readonly instance: string;
   readonly defaultImage: string;
   readonly volumesRoot: string;
   readonly networkMode: "bridge" | "none";
@@ -187,6 +202,10 @@ export class ContainerManager implements ExecTarget {
   constructor(opts: ContainerManagerOptions) {
     this.docker = opts.docker ?? new Docker();
     this.provider = opts.provider;
+    this.instance = opts.instance ?? "";
+    if (this.instance !== "" && !INSTANCE_PATTERN.test(this.instance)) {
+      throw new Error(`instance must match ${INSTANCE_PATTERN} (got ${JSON.stringify(this.instance)})`);
+    }
     this.defaultImage = opts.defaultImage ?? "compute/session:latest";
     this.volumesRoot = path.resolve(opts.volumesRoot);
     this.networkMode = opts.networkMode ?? "bridge";
@@ -252,25 +271,34 @@ export class ContainerManager implements ExecTarget {
   /** The CgroupParent for a session's containers, its budget set to `limits` (undefined: no shared budget). */
   private async budgetParent(sessionId: string, limits: ResourceLimits): Promise<string | undefined> {
     const cg = await this.cgroups();
-    return cg?.ensure(sessionId, limits);
+    return cg?.ensure(this.hostKey(sessionId), limits);
   }
 
-  static containerName(sessionId: string): string {
-    return `compute-session-${sessionId}`;
+  /** Docker's name for the session container: `compute-session-<id>`, `compute-<instance>-session-<id>`. */
+  containerName(sessionId: string): string {
+    return this.instance === "" ? `compute-session-${sessionId}` : `compute-${this.instance}-session-${sessionId}`;
   }
 
-  static networkName(sessionId: string): string {
-    return `compute-s${sessionId}`;
+  /** The session's network: `compute-s<id>`, `compute-<instance>-s<id>`. */
+  networkName(sessionId: string): string {
+    return this.instance === "" ? `compute-s${sessionId}` : `compute-${this.instance}-s${sessionId}`;
   }
 
   /**
-   * The Linux bridge of a session's network: `cmp<id>` (a hash for ids too long for the 15-character
-   * interface name limit). The shared prefix lets one host-guard rule cover every session (hostguard.ts).
+   * The Linux bridge of a session's network: `cmp<id>`, or `cmp` and a hash of the instance and id (interface
+   * names are host-wide and at most 15 characters). The shared prefix lets one host-guard rule cover every
+   * session (hostguard.ts).
    */
-  static bridgeName(sessionId: string): string {
+  bridgeName(sessionId: string): string {
     const plain = `${BRIDGE_PREFIX}${sessionId}`;
-    if (plain.length <= 15) return plain;
-    return `${BRIDGE_PREFIX}${createHash("sha256").update(sessionId).digest("hex").slice(0, 12)}`;
+    if (this.instance === "" && plain.length <= 15) return plain;
+    const key = this.instance === "" ? sessionId : `${this.instance}:${sessionId}`;
+    return `${BRIDGE_PREFIX}${createHash("sha256").update(key).digest("hex").slice(0, 12)}`;
+  }
+
+  /** The session's key in host-wide names (the shared-budget cgroup): the id, or `<instance>-<id>`. */
+  private hostKey(sessionId: string): string {
+    return this.instance === "" ? sessionId : `${this.instance}-${sessionId}`;
   }
 
   /** The session's host directory (created on demand), mounted at `/workspace` in its containers. */
@@ -292,7 +320,7 @@ export class ContainerManager implements ExecTarget {
         await this.ensureImage(image);
         const networkMode = await this.ensureNetwork(sessionId);
         const hostDir = this.ensureSessionDir(sessionId);
-        const name = ContainerManager.containerName(sessionId);
+        const name = this.containerName(sessionId);
         const cgroupParent = await this.budgetParent(sessionId, spec.limits);
         try {
           await this.docker.createContainer({
@@ -356,7 +384,7 @@ export class ContainerManager implements ExecTarget {
       const all = await this.listAll(id);
       await Promise.all(all.map((c) => this.removeContainerById(c.id)));
       await this.removeNetwork(id);
-      (await this.cgroups().catch(() => undefined))?.remove(id);
+      (await this.cgroups().catch(() => undefined))?.remove(this.hostKey(id));
       if (opts.deleteData) fs.rmSync(this.sessionDir(id), { recursive: true, force: true });
       if (all.length > 0) this.log.info({ sessionId: id, removed: all.length }, "session containers removed");
     });
@@ -589,6 +617,7 @@ export class ContainerManager implements ExecTarget {
       [LABEL_SESSION]: sessionId,
       [LABEL_PROVIDER]: this.provider,
       [LABEL_ROLE]: role,
+      ...(this.instance === "" ? {} : { [LABEL_INSTANCE]: this.instance }),
     };
   }
 
@@ -617,12 +646,24 @@ export class ContainerManager implements ExecTarget {
     try {
       list = await this.docker.listContainers({
         all: true,
-        filters: { label: [`${LABEL_MANAGED}=1`, `${LABEL_PROVIDER}=${this.provider}`, ...labels] },
+        filters: {
+          label: [
+            `${LABEL_MANAGED}=1`,
+            `${LABEL_PROVIDER}=${this.provider}`,
+            ...(this.instance === "" ? [] : [`${LABEL_INSTANCE}=${this.instance}`]),
+            ...labels,
+          ],
+        },
       });
     } catch (err) {
       throw wrap(err, "list containers");
     }
-    return list.map(toInfo).sort((a, b) => a.createdAt - b.createdAt);
+    // Docker filters can only ask for a label's presence, not its absence: an instance-less manager must
+    // still leave other instances' containers alone.
+    return list
+      .filter((c) => (c.Labels?.[LABEL_INSTANCE] ?? "") === this.instance)
+      .map(toInfo)
+      .sort((a, b) => a.createdAt - b.createdAt);
   }
 
   private async inspectOwned(sessionId: string, containerId: string): Promise<ContainerInfo> {
@@ -638,6 +679,7 @@ export class ContainerManager implements ExecTarget {
     if (
       labels[LABEL_SESSION] !== sessionId ||
       labels[LABEL_PROVIDER] !== this.provider ||
+      (labels[LABEL_INSTANCE] ?? "") !== this.instance ||
       labels[LABEL_ROLE] !== "job"
     ) {
       throw new ContainerNotFoundError(sessionId, containerId);
@@ -683,7 +725,7 @@ export class ContainerManager implements ExecTarget {
 
   private async ensureNetwork(sessionId: string): Promise<string> {
     if (this.networkMode === "none") return "none";
-    const name = ContainerManager.networkName(sessionId);
+    const name = this.networkName(sessionId);
     const existing = await this.docker.listNetworks({ filters: { name: [name] } }).catch((err: unknown) => {
       throw wrap(err, "list networks");
     });
@@ -697,7 +739,7 @@ export class ContainerManager implements ExecTarget {
         Labels: this.labels(sessionId, "session"),
         Options: {
           "com.docker.network.bridge.enable_icc": "true",
-          "com.docker.network.bridge.name": ContainerManager.bridgeName(sessionId),
+          "com.docker.network.bridge.name": this.bridgeName(sessionId),
         },
       });
     } catch (err) {
@@ -708,7 +750,7 @@ export class ContainerManager implements ExecTarget {
 
   private async removeNetwork(sessionId: string): Promise<void> {
     if (this.networkMode === "none") return;
-    const name = ContainerManager.networkName(sessionId);
+    const name = this.networkName(sessionId);
     try {
       const nets = await this.docker.listNetworks({ filters: { name: [name] } });
       for (const n of nets.filter((n) => n.Name === name)) {

@@ -76,4 +76,19 @@ describe("SessionStore", () => {
     a.close();
     b.close();
   });
+
+  it("names its instance once and keeps the name; a configured name wins and is kept", () => {
+    const file = path.join(dir, "instance.sqlite");
+    const a = new SessionStore(file);
+    const name = a.instanceName();
+    expect(name).toMatch(/^[0-9a-f]{8}$/);
+    expect(a.instanceName(), "same store, same name").toBe(name);
+    a.close();
+    const b = new SessionStore(file);
+    expect(b.instanceName(), "after a restart").toBe(name);
+    expect(new SessionStore(":memory:").instanceName(), "another store, another name").not.toBe(name);
+    expect(b.instanceName("gpu-box-1")).toBe("gpu-box-1");
+    expect(b.instanceName(), "the configured name is kept").toBe("gpu-box-1");
+    b.close();
+  });
 });

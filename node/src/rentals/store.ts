@@ -14,6 +14,7 @@
  * never gets a second container. `chainActivatedAt` records that `activateSession` was mined (the watcher
  * re-sends it for active sessions without it).
  */
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -329,6 +330,24 @@ export class SessionStore {
     this.db
       .prepare("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
       .run(key, value);
+  }
+
+  /**
+   * The name this store's containers carry on dockerd (ContainerManager `instance`): `configured` when given
+   * (and then kept), else the one chosen the first time (8 random hex digits), so a restart finds its
+   * containers again and another node's store never matches them.
+   */
+  instanceName(configured?: string): string {
+    const key = "node.instance";
+    if (configured !== undefined && configured !== "") {
+      if (this.kvGet(key) !== configured) this.kvSet(key, configured);
+      return configured;
+    }
+    const known = this.kvGet(key);
+    if (known !== undefined) return known;
+    const fresh = randomBytes(4).toString("hex");
+    this.kvSet(key, fresh);
+    return fresh;
   }
 
   /** The last block the chain watcher fully processed (default key `chain.cursor`). */

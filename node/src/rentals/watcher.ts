@@ -7,6 +7,8 @@
  *   SessionEnded / Cancelled / Rejected → manager.end (container removed, SSH revoked)
  *   expired (store.expiresAt ≤ now)      → endSession(id) on-chain (anyone may settle after expiry) → end
  *   every `withdrawIntervalMs`           → withdraw(token) for ETH and USDC when credits > 0
+ *   every `revalidateIntervalMs`         → getSession for each running session; one the chain says is over is
+ *                                          torn down (an RPC that drops a log must not keep a container alive)
  *
  * Exactly once: events are read with eth_getLogs in block ranges from the cursor persisted in the
  * SessionStore (`chain.cursor`, starting at deployments.startBlock); the cursor moves only after a range is
@@ -66,6 +68,11 @@ export type RentalWatcherOptions = {
   reorgDepth?: bigint;
   /** How often earnings are withdrawn (ms; default 10 min; 0 disables). */
   withdrawIntervalMs?: number;
+  /**
+   * How often running sessions are checked against getSession, in case their end event was never seen
+   * (ms; default 2000 on 31337, else 60000; 0 disables).
+   */
+  revalidateIntervalMs?: number;
   logger?: Logger;
 };
 
@@ -98,6 +105,8 @@ export class RentalWatcher {
   private readonly blockRange: bigint;
   private readonly reorgDepth: bigint;
   private readonly withdrawIntervalMs: number;
+  private readonly revalidateIntervalMs: number;
+  private lastRevalidate = 0;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -120,6 +129,7 @@ export class RentalWatcher {
     this.blockRange = opts.blockRange ?? 2_000n;
     this.reorgDepth = opts.reorgDepth ?? 64n;
     this.withdrawIntervalMs = opts.withdrawIntervalMs ?? 600_000;
+    this.revalidateIntervalMs = opts.revalidateIntervalMs ?? (local ? 2_000 : 60_000);
     this.log = (opts.logger ?? silentLogger).child({
       component: "rentals-watcher",
     });
@@ -143,6 +153,7 @@ export class RentalWatcher {
     );
     await this.driveUnfinished(true);
     this.lastWithdraw = Date.now();
+    this.lastRevalidate = Date.now();
     this.schedule(0);
   }
 
@@ -171,6 +182,10 @@ export class RentalWatcher {
   async tick(): Promise<void> {
     await this.follow();
     await this.driveUnfinished(false);
+    if (this.revalidateIntervalMs > 0 && Date.now() - this.lastRevalidate >= this.revalidateIntervalMs) {
+      this.lastRevalidate = Date.now();
+      await this.revalidateRunning();
+    }
     await this.settleExpired();
     if (this.withdrawIntervalMs > 0 && Date.now() - this.lastWithdraw >= this.withdrawIntervalMs) {
       this.lastWithdraw = Date.now();
@@ -478,6 +493,29 @@ export class RentalWatcher {
       if (this.stopped) return;
       if (!force && (this.retryAt.get(s.id) ?? 0) > now) continue;
       await this.drive(s.id, force ? "start-up" : "retry");
+    }
+  }
+
+  /**
+   * The safety net under event following: every running session must still be Active on-chain. One that is
+   * over there (its SessionEnded/Cancelled missed, e.g. an RPC node behind a load balancer answered eth_getLogs
+   * from a replica that had not seen the block) is driven to the chain's state, which tears it down.
+   */
+  async revalidateRunning(): Promise<void> {
+    for (const s of this.store.list({ status: "active" })) {
+      if (this.stopped) return;
+      if (s.chainActivatedAt === null) continue; // driveUnfinished handles these
+      try {
+        const chain = await this.readSession(s.id);
+        if (chain.status === ChainSessionStatus.Active) continue;
+        this.log.warn(
+          { sessionId: s.id, chainStatus: CHAIN_STATUS_NAMES[chain.status] ?? chain.status },
+          "session is over on-chain but its event was not seen: tearing down",
+        );
+        await this.drive(s.id, "revalidate");
+      } catch (err) {
+        this.log.warn({ sessionId: s.id, err: describe(err) }, "re-checking a session failed (will retry)");
+      }
     }
   }
 
