@@ -3,7 +3,8 @@
  *
  *   anvil (chain 31337, 127.0.0.1:8545) → forge deploy (deployments/31337.json) → fund a dev renter (USDC, ETH
  *   dust) → register this machine as a provider (anvil key #1: stake, detected hardware, models, prices) →
- *   indexer (fresh state, :42069) → relayer (:4010, if present) → node (:4007, embedded model, SSH :2222).
+ *   indexer (fresh state, :42069) → relayer (:4010, if present; SSH relay :2223) → node (:4007, embedded model,
+ *   SSH :2222, trusting the relay's key).
  *
  * Ctrl-C (or SIGTERM) stops everything it started: each child leads its own process group, and the whole
  * group is signalled, so no tsx wrapper, ponder worker or model process survives. Run it again for a fresh
@@ -40,7 +41,8 @@ import { isPortTaken } from "./lib/ports.ts";
 import { groupAlive, type ManagedProcess, start, waitFor, waitForHttp } from "./lib/process.ts";
 
 const HOST = "127.0.0.1";
-const PORTS = { anvil: 8545, indexer: 42069, node: 4007, relayer: 4010, ssh: 2222 } as const;
+// The node's SSH server has the docs' 2222; on one machine the relayer's SSH relay takes the next port.
+const PORTS = { anvil: 8545, indexer: 42069, node: 4007, relayer: 4010, ssh: 2222, sshRelay: 2223 } as const;
 const RPC_URL = `http://${HOST}:${PORTS.anvil}`;
 const INDEXER_URL = `http://${HOST}:${PORTS.indexer}`;
 const NODE_URL = `http://${HOST}:${PORTS.node}`;
@@ -365,6 +367,7 @@ async function main(): Promise<void> {
           DEPLOYMENTS_FILE,
           INDEXER_URL,
           RELAYER_DB: path.join(DATA_DIR, "relayer.sqlite"),
+          SSH_RELAY_PORT: String(PORTS.sshRelay),
         },
       });
       await waitForHttp(`${RELAYER_URL}/health`, { timeoutMs: 60_000, proc });
@@ -389,7 +392,7 @@ async function main(): Promise<void> {
         DEPLOYMENTS_FILE,
         DATA_DIR: path.join(DATA_DIR, "node"),
         ...(dockerHost !== undefined ? { DOCKER_HOST: dockerHost } : { DOCKER_ENABLED: "false" }),
-        ...(hasRelayer ? { RELAYER_URL } : {}),
+        ...(hasRelayer ? { RELAYER_URL, SSH_RELAY_KEYS: path.join(DATA_DIR, "ssh_relay_client_ed25519_key.pub") } : {}),
       },
     });
     await waitForHttp(`${NODE_URL}/health`, { timeoutMs: 300_000, proc });
@@ -404,6 +407,7 @@ async function main(): Promise<void> {
   if (hasRelayer) line("Relayer", `${RELAYER_URL}  ${dim("gateway /v1 (any provider), x402 facilitator, gasless sessions")}`);
   line("Chain", `${RPC_URL}  ${dim("anvil, chain id 31337")}`);
   line("SSH", `ssh -p ${PORTS.ssh} <session-user>@${HOST}`);
+  if (hasRelayer) line("SSH relay", `ssh -p ${PORTS.sshRelay} <session-user>@${HOST}  ${dim("(the gateway's relay: any provider's session)")}`);
   console.log();
   line("Deployments", rel(DEPLOYMENTS_FILE));
   line("  Registry", d.ComputeRegistry);

@@ -15,7 +15,7 @@ import { ContainerManager } from "../src/rentals/containers.ts";
 import { RentalManager } from "../src/rentals/manager.ts";
 import { SessionStore } from "../src/rentals/store.ts";
 import { SESSION_IMAGE, ensureDocker } from "../src/rentals/test-setup.ts";
-import { usernameForSession } from "../src/ssh/keys.ts";
+import { usernameForSession } from "@jeju/compute-sdk/ssh/keys";
 import { SshServer } from "../src/ssh/server.ts";
 
 const runs = Number(process.argv[2] ?? 5);

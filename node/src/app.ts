@@ -20,7 +20,7 @@ import { hardwareRoute } from "./routes/hardware.ts";
 import { healthRoute } from "./routes/health.ts";
 import { modelsRoute } from "./routes/models.ts";
 import { RentalError } from "./rentals/errors.ts";
-import { InvalidSshKeyError } from "./ssh/keys.ts";
+import { InvalidSshKeyError } from "@jeju/compute-sdk/ssh/keys";
 
 export const NODE_VERSION = "0.1.0";
 

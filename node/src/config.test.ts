@@ -1,3 +1,5 @@
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, REPO_ROOT } from "./config.ts";
@@ -35,6 +37,17 @@ describe("loadConfig", () => {
       requestTimeoutMs: 2000,
       chain: { rpcUrl: "http://127.0.0.1:8545" },
     });
+  });
+
+  it("reads SSH_RELAY_KEYS from key lines and .pub files, and says which file it cannot read", () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "compute-cfg-")), "relay.pub");
+    fs.writeFileSync(file, "# the marketplace relay\nssh-ed25519 AAAAfile relay\n\n");
+    const c = loadConfig({ SSH_RELAY_KEYS: `ssh-ed25519 AAAAinline other, ${file}` });
+    expect(c.rentals.relayKeys).toEqual(["ssh-ed25519 AAAAinline other", "ssh-ed25519 AAAAfile relay"]);
+    expect(loadConfig({}).rentals.relayKeys).toEqual([]);
+    expect(() => loadConfig({ SSH_RELAY_KEYS: "/nonexistent/relay.pub" })).toThrow(/SSH_RELAY_KEYS: cannot read \/nonexistent\/relay.pub/);
+    expect(() => loadConfig({ RENTAL_INSTANCE: "Bad Name" })).toThrow(ConfigError);
+    expect(loadConfig({ RENTAL_INSTANCE: "gpu-box-1" }).rentals.instance).toBe("gpu-box-1");
   });
 
   it("rejects an unknown backend", () => {

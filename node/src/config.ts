@@ -2,6 +2,7 @@
  * Node configuration, parsed once from the environment at the edge.
  */
 import { DEFAULT_STREAM_FLUSH_MS } from "./http/sse.ts";
+import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
@@ -90,6 +91,11 @@ const envSchema = z.object({
       .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "lower-case letters, digits and '-', at most 32, not starting with '-'")
       .optional(),
   ),
+  /**
+   * SSH relays this node trusts to log in for renters (the relayer's `ssh -p 2222 s<id>@gateway`): OpenSSH
+   * public key lines or paths of .pub files, comma-separated. Unset: no relay can log in.
+   */
+  SSH_RELAY_KEYS: optionalString,
   /** How often the node withdraws its rental earnings (ms; 0 disables). */
   RENTAL_WITHDRAW_INTERVAL_MS: z.coerce.number().int().min(0).default(600_000),
 });
@@ -125,6 +131,8 @@ export type NodeConfig = {
     pollIntervalMs: number | undefined;
     withdrawIntervalMs: number;
     instance: string | undefined;
+    /** Trusted SSH relay public keys (OpenSSH lines). */
+    relayKeys: string[];
   };
   chain:
     | {
@@ -151,6 +159,27 @@ function parseAliases(raw: string): Record<string, string> {
     out[alias] = target;
   }
   return out;
+}
+
+/** SSH_RELAY_KEYS: each comma-separated entry is a key line, or a file holding key lines (`#` comments allowed). */
+function parseRelayKeys(value: string | undefined): string[] {
+  const keys: string[] = [];
+  for (const entry of (value ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+    if (/^(ssh-|ecdsa-)/.test(entry)) {
+      keys.push(entry);
+      continue;
+    }
+    let text: string;
+    try {
+      text = fs.readFileSync(path.resolve(REPO_ROOT, entry), "utf8");
+    } catch (err) {
+      throw new ConfigError(`SSH_RELAY_KEYS: cannot read ${entry}: ${(err as Error).message}`);
+    }
+    const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
+    if (lines.length === 0) throw new ConfigError(`SSH_RELAY_KEYS: ${entry} holds no key`);
+    keys.push(...lines);
+  }
+  return keys;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
@@ -202,6 +231,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
       pollIntervalMs: e.RENTAL_POLL_MS,
       withdrawIntervalMs: e.RENTAL_WITHDRAW_INTERVAL_MS,
       instance: e.RENTAL_INSTANCE,
+      relayKeys: parseRelayKeys(e.SSH_RELAY_KEYS),
     },
     chain: e.RPC_URL
       ? {

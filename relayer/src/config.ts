@@ -26,6 +26,13 @@ const envSchema = z.object({
   INDEXER_URL: z.preprocess(empty, z.url().default("http://127.0.0.1:42069")),
   GATEWAY_TIMEOUT_MS: z.preprocess(empty, z.coerce.number().int().positive().default(30_000)),
   GATEWAY_MAX_BODY_BYTES: z.preprocess(empty, z.coerce.number().int().positive().default(4 * 1024 * 1024)),
+  /** The SSH relay's port (`ssh -p 2222 s<id>@gateway`); `off` disables it. */
+  SSH_RELAY_PORT: z.preprocess(
+    empty,
+    z.union([z.literal("off"), z.coerce.number().int().min(0).max(65535)]).default(2222),
+  ),
+  /** Where the relay keeps its host key and client key (default: next to RELAYER_DB). */
+  RELAYER_DATA_DIR: z.preprocess(empty, z.string().optional()),
 });
 
 export type RelayerConfig = {
@@ -33,7 +40,14 @@ export type RelayerConfig = {
   host: string;
   rpcUrl: string;
   privateKey: `0x${string}`;
-  deployments: { chainId: number; rental: `0x${string}`; usdc: `0x${string}`; registry: `0x${string}` };
+  deployments: {
+    chainId: number;
+    rental: `0x${string}`;
+    usdc: `0x${string}`;
+    registry: `0x${string}`;
+    /** Block the contracts were deployed at (where event searches start). */
+    startBlock?: number;
+  };
   dbFile: string;
   rateLimit: { perSecond: number; capacity: number };
   logLevel: string;
@@ -43,6 +57,10 @@ export type RelayerConfig = {
   gatewayTimeoutMs: number;
   /** Gateway: largest inference request body, bytes. */
   gatewayMaxBodyBytes: number;
+  /** SSH relay port, or undefined when off. */
+  sshRelayPort: number | undefined;
+  /** The relayer's key files (SSH relay host and client keys). */
+  dataDir: string;
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayerConfig {
@@ -62,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayerConfig 
       rental: d.ComputeRental as `0x${string}`,
       usdc: d.USDC as `0x${string}`,
       registry: d.ComputeRegistry as `0x${string}`,
+      ...(d.startBlock !== undefined ? { startBlock: Number(d.startBlock) } : {}),
     },
     dbFile: path.resolve(REPO_ROOT, e.RELAYER_DB),
     rateLimit: { perSecond: e.RELAYER_RATE_LIMIT_PER_SECOND, capacity: e.RELAYER_RATE_LIMIT_BURST },
@@ -69,5 +88,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayerConfig 
     indexerUrl: e.INDEXER_URL,
     gatewayTimeoutMs: e.GATEWAY_TIMEOUT_MS,
     gatewayMaxBodyBytes: e.GATEWAY_MAX_BODY_BYTES,
+    sshRelayPort: e.SSH_RELAY_PORT === "off" ? undefined : e.SSH_RELAY_PORT,
+    dataDir: path.resolve(REPO_ROOT, e.RELAYER_DATA_DIR ?? path.dirname(e.RELAYER_DB)),
   };
 }

@@ -5,6 +5,7 @@ import { serve } from "@hono/node-server";
 import { createRelayer } from "./app.ts";
 import { loadConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
+import { createSshRelay, relayClientPublicKeyFile, type SshRelay } from "./ssh/relay.ts";
 
 const config = loadConfig();
 const log = createLogger(config.logLevel);
@@ -22,8 +23,32 @@ const server = serve({ fetch: relayer.app.fetch, port: config.port, hostname: co
   );
 });
 
+// The SSH relay (`ssh -p 2222 s<id>@gateway`). A port in use (a node's SSH server on the same machine) turns it
+// off with an error in the log; the HTTP side keeps running.
+let relay: SshRelay | undefined;
+if (config.sshRelayPort !== undefined) {
+  const r = createSshRelay({
+    dataDir: config.dataDir,
+    publicClient: relayer.deps.publicClient,
+    rental: config.deployments.rental,
+    registry: config.deployments.registry,
+    fromBlock: config.deployments.startBlock === undefined ? undefined : BigInt(config.deployments.startBlock),
+    port: config.sshRelayPort,
+    host: config.host,
+    log,
+  });
+  await r.listen().then(
+    () => {
+      relay = r;
+      log.info({ relayKeyFile: relayClientPublicKeyFile(config.dataDir) }, "ssh relay key (for nodes' SSH_RELAY_KEYS)");
+    },
+    (err: Error) => log.error({ err: err.message, port: config.sshRelayPort }, "ssh relay not started (set SSH_RELAY_PORT, or off)"),
+  );
+}
+
 function shutdown(signal: string) {
   log.info({ signal }, "shutting down");
+  void relay?.close();
   server.close(() => {
     relayer.close();
     process.exit(0);

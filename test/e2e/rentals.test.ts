@@ -6,7 +6,7 @@
  * tears everything down → a node killed with SIGKILL between SessionCreated and activation comes back and
  * activates each session exactly once.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import http from "node:http";
 import fs from "node:fs";
 import os from "node:os";
@@ -24,6 +24,7 @@ import {
   getAbiItem,
   type Hex,
   http as httpTransport,
+  type PublicClient,
   parseEther,
   parseEventLogs,
   toEventSelector,
@@ -34,6 +35,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureDocker, skipWithoutDocker } from "../../node/src/rentals/test-setup.ts";
 import { freePorts } from "../../tools/lib/ports.ts";
 import { type ManagedProcess, start, waitFor, waitForHttp } from "../../tools/lib/process.ts";
+import { silentLogger } from "../../relayer/src/logger.ts";
+import { createSshRelay, relayClientPublicKeyFile, type SshRelay } from "../../relayer/src/ssh/relay.ts";
 import { type Chain, fundedPayer, type RunningRelayer, startChain, startRelayer } from "./x402-harness.ts";
 
 const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..", "..");
@@ -59,6 +62,7 @@ let sshPort: number;
 let dockerHost: string;
 let key: string;
 let strangerKey: string;
+let sshRelay: SshRelay;
 let publicClient: ReturnType<typeof createPublicClient>;
 let renter: ReturnType<typeof createWalletClient>;
 const latencies: number[] = [];
@@ -93,6 +97,28 @@ const ssh = (username: string, identity: string, command: string) =>
     `${username}@127.0.0.1`,
     command,
   ]);
+
+/** OpenSSH's client through the relayer's SSH relay, with optional stdin. */
+function relaySsh(username: string, identity: string, command: string, input = "") {
+  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn("ssh", [
+      "-p", String(sshRelay.port), "-i", identity,
+      "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
+      "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5",
+      `${username}@127.0.0.1`, command,
+    ]);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin.end(input);
+  });
+}
 
 const docker = (args: string[]) => sh("docker", args, { ...process.env, DOCKER_HOST: dockerHost });
 
@@ -140,6 +166,7 @@ async function startNode(rpcUrl = anvil.rpcUrl): Promise<void> {
       RENTAL_POLL_MS: "100",
       RENTAL_WITHDRAW_INTERVAL_MS: "500",
       RENTAL_INSTANCE: INSTANCE,
+      SSH_RELAY_KEYS: relayClientPublicKeyFile(path.join(dir, "relay")),
       LOG_LEVEL: "info",
       INDEXER_URL: "",
     },
@@ -270,11 +297,23 @@ describe.skipIf(skip)("rentals e2e", () => {
     }
     key = path.join(dir, "renter");
     strangerKey = path.join(dir, "stranger");
+    sshRelay = createSshRelay({
+      dataDir: path.join(dir, "relay"),
+      publicClient: publicClient as PublicClient,
+      rental: deployments.ComputeRental,
+      registry: deployments.ComputeRegistry,
+      fromBlock: 0n,
+      port: 0,
+      host: "127.0.0.1",
+      log: silentLogger,
+    });
+    await sshRelay.listen();
     await startNode();
   }, 180_000);
 
   afterAll(async () => {
     await node?.stop();
+    await sshRelay?.close();
     // Leave none of this node's containers behind on the shared dockerd (and touch no one else's).
     if (dockerHost) {
       const r = await docker(["ps", "-aq", "--filter", `label=compute.instance=${INSTANCE}`]);
@@ -479,6 +518,45 @@ describe.skipIf(skip)("rentals e2e", () => {
     expect(ended.txHash).toMatch(/^0x[0-9a-f]{64}$/);
     expect(BigInt(ended.refund)).toBe(s.prepaid - (s.ratePerHour * (s.endedAt - s.startedAt)) / 3600n);
     await waitFor("gasless session container removed", async () => (await sessionContainers(id)).length === 0, { proc: node });
+  });
+
+  it("ssh through the relay: `ssh -p <relay> s<id>@gateway` lands in the session's container; strangers and ended sessions are refused", async () => {
+    const pub = fs.readFileSync(`${key}.pub`, "utf8").trim();
+    const { id } = await createSession(pub);
+    await waitFor("session active", async () => (await getSession(id)).status === 2, { proc: node });
+    await waitFor("session ssh", async () => (await ssh(`s${id}`, key, "true")).code === 0, { proc: node });
+
+    const direct = await ssh(`s${id}`, key, "hostname");
+    const r = await relaySsh(`s${id}`, key, "cat /etc/compute-session; echo id=$COMPUTE_SESSION_ID; hostname; echo oops >&2; exit 7");
+    expect(r.code, r.stderr).toBe(7);
+    expect(r.stdout).toContain("compute session image");
+    expect(r.stdout).toContain(`id=${id}\n${direct.stdout.trim()}\n`);
+    expect(r.stderr).toBe("oops\n");
+    expect(node?.output(200)).toMatch(new RegExp(`"sessionId":"${id}","relay":"SHA256:`));
+    // stdin and EOF pass through.
+    const upper = await relaySsh(`s${id}`, key, "tr a-z A-Z", "hello relay\n");
+    expect(upper).toMatchObject({ code: 0, stdout: "HELLO RELAY\n" });
+    // scp (SFTP) through the relay.
+    const local = path.join(dir, "relay-upload.txt");
+    fs.writeFileSync(local, "through the relay\n");
+    const scp = await sh("scp", [
+      "-P", String(sshRelay.port), "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+      "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", local, `s${id}@127.0.0.1:/tmp/relay-upload.txt`,
+    ]);
+    expect(scp.code, scp.stderr).toBe(0);
+    expect((await ssh(`s${id}`, key, "cat /tmp/relay-upload.txt")).stdout).toBe("through the relay\n");
+
+    // Someone else's key, a session that is not theirs, no session: refused by the relay.
+    const stranger = await relaySsh(`s${id}`, strangerKey, "true");
+    expect(stranger.code).toBe(255);
+    expect(stranger.stderr).toContain("Permission denied (publickey)");
+    expect((await relaySsh("s999999", key, "true")).code).toBe(255);
+    expect((await relaySsh("root", key, "true")).code).toBe(255);
+
+    await endOnChain(id);
+    const after = await relaySsh(`s${id}`, key, "true");
+    expect(after.code).toBe(255);
+    expect(after.stderr).toContain("Permission denied (publickey)");
   });
 
   it("expiry: the node settles an expired session on-chain, tears it down and withdraws its earnings", async () => {

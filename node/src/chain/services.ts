@@ -219,6 +219,7 @@ async function startRentals(
     port: rc.sshPort,
     host: config.host,
     dataDir: config.dataDir,
+    relayKeys: rc.relayKeys,
     logger: log,
   });
   await ssh.listen();
@@ -226,7 +227,7 @@ async function startRentals(
   const watcher = new RentalWatcher({
     ctx,
     manager,
-    ssh: { host: rc.sshHost, port: ssh.port },
+    ssh: { host: rc.sshHost, port: ssh.port, hostKey: ssh.hostKeyFingerprint },
     confirmations: rc.confirmations,
     pollIntervalMs: rc.pollIntervalMs,
     withdrawIntervalMs: rc.withdrawIntervalMs,
@@ -243,6 +244,7 @@ async function startRentals(
       dockerHost: rc.dockerHost ?? "default",
       store: dir,
       instance: containers.instance,
+      sshRelays: rc.relayKeys.length,
     },
     "rentals on",
   );

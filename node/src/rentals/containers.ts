@@ -25,7 +25,7 @@ import path from "node:path";
 import { PassThrough, Writable, type Readable } from "node:stream";
 import Docker from "dockerode";
 import { silentLogger, type Logger } from "../logger.ts";
-import { normalizeSessionId } from "../ssh/keys.ts";
+import { normalizeSessionId } from "@jeju/compute-sdk/ssh/keys";
 import {
   ContainerNotFoundError,
   DockerError,

@@ -12,7 +12,7 @@
  */
 import os from "node:os";
 import { silentLogger, type Logger } from "../logger.ts";
-import { InvalidSshKeyError, parseSshPublicKey } from "../ssh/keys.ts";
+import { InvalidSshKeyError, parseSshPublicKey } from "@jeju/compute-sdk/ssh/keys";
 import type { SshSessionInfo, SshSessionLookup } from "../ssh/server.ts";
 import type { ContainerManager, ResourceLimits } from "./containers.ts";
 import { CapacityExceededError, InsufficientGpusError } from "./errors.ts";

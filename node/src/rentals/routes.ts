@@ -25,7 +25,7 @@ import { type Address, getAddress, isAddress, isAddressEqual, recoverMessageAddr
 import { z } from "zod";
 import type { ChainContext } from "../chain/context.ts";
 import type { Logger } from "../logger.ts";
-import { InvalidSshKeyError, parseSshPublicKey } from "../ssh/keys.ts";
+import { InvalidSshKeyError, parseSshPublicKey } from "@jeju/compute-sdk/ssh/keys";
 import { SessionNotRunningError } from "./errors.ts";
 import type { RentalManager } from "./manager.ts";
 import { CHAIN_STATUS_NAMES, ChainSessionStatus } from "./watcher.ts";

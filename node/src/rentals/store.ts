@@ -18,7 +18,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { normalizeSessionId, usernameForSession } from "../ssh/keys.ts";
+import { normalizeSessionId, usernameForSession } from "@jeju/compute-sdk/ssh/keys";
 import { RentalError } from "./errors.ts";
 
 export const SESSION_STATUSES = ["pending", "provisioning", "active", "ended", "rejected"] as const;

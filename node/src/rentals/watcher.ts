@@ -56,8 +56,8 @@ const WATCHED_EVENTS = ["SessionCreated", "SessionEnded", "SessionCancelled", "S
 export type RentalWatcherOptions = {
   ctx: ChainContext;
   manager: RentalManager;
-  /** What renters are told to connect to. */
-  ssh: { host: string; port: number };
+  /** What renters are told to connect to (`hostKey`: the SSH server's key fingerprint, `SHA256:…`). */
+  ssh: { host: string; port: number; hostKey?: string };
   /** Blocks to wait before acting (default 0 on 31337, else 2). */
   confirmations?: number;
   /** Poll interval (ms; default 250 on 31337, else 4000). */
@@ -415,10 +415,12 @@ export class RentalWatcher {
   }
 
   private connection(rec: SessionRecord): string {
+    // Published on-chain with activateSession: renters and the relayer's SSH relay pin the host key from it.
     return JSON.stringify({
       host: this.opts.ssh.host,
       port: this.opts.ssh.port,
       username: rec.username,
+      ...(this.opts.ssh.hostKey ? { hostKey: this.opts.ssh.hostKey } : {}),
     });
   }
 

@@ -11,7 +11,7 @@ import { ContainerManager } from "../rentals/containers.ts";
 import { RentalManager } from "../rentals/manager.ts";
 import { SessionStore } from "../rentals/store.ts";
 import { SESSION_IMAGE, ensureDocker, skipWithoutDocker } from "../rentals/test-setup.ts";
-import { usernameForSession } from "./keys.ts";
+import { usernameForSession } from "@jeju/compute-sdk/ssh/keys";
 import { SshServer, loadOrCreateHostKey } from "./server.ts";
 
 const skip = skipWithoutDocker() || !fs.existsSync("/usr/bin/ssh");
@@ -21,7 +21,7 @@ if (!fs.existsSync("/usr/bin/ssh")) console.warn("!! SKIPPING SSH tests: OpenSSH
 const PROVIDER = "0xtest-ssh";
 const LIMITS = { memoryBytes: 256 * 1024 * 1024, nanoCpus: 1_000_000_000, pidsLimit: 256 };
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "compute-ssh-"));
-const keys = { a: "", b: "", stranger: "" };
+const keys = { a: "", b: "", stranger: "", relay: "" };
 let server: SshServer;
 let rentals: RentalManager;
 let port = 0;
@@ -86,10 +86,18 @@ describe.skipIf(skip)("SSH server (real OpenSSH client, real dockerd)", () => {
     keys.a = keygen("a", "ed25519");
     keys.b = keygen("b", "rsa", "2048");
     keys.stranger = keygen("stranger", "ecdsa", "256");
+    keys.relay = keygen("relay", "ed25519");
     const containers = new ContainerManager({ provider: PROVIDER, volumesRoot: path.join(dir, "vols"), defaultImage: SESSION_IMAGE });
     for (const c of await containers.listAll()) await containers.removeSession(c.sessionId); // aborted runs
     rentals = new RentalManager({ store: new SessionStore(":memory:"), containers, maxRentals: 8, limits: LIMITS });
-    server = new SshServer({ sessions: rentals, containers, port: 0, host: "127.0.0.1", dataDir: path.join(dir, "data") });
+    server = new SshServer({
+      sessions: rentals,
+      containers,
+      port: 0,
+      host: "127.0.0.1",
+      dataDir: path.join(dir, "data"),
+      relayKeys: [fs.readFileSync(`${keys.relay}.pub`, "utf8").trim()],
+    });
     rentals.attachSsh((id) => server.revoke(id));
     port = await server.listen();
     [containerA] = await Promise.all([provision(A, keys.a), provision(B, keys.b)]);
@@ -99,6 +107,16 @@ describe.skipIf(skip)("SSH server (real OpenSSH client, real dockerd)", () => {
     await server?.close();
     if (rentals) for (const c of await rentals.containers.listAll()) await rentals.containers.removeSession(c.sessionId);
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("lets a trusted relay's key in as an active session, and only as one", async () => {
+    const r = await ssh(keys.relay, usernameForSession(A), ["hostname"]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out.trim()).toBe(containerA.slice(0, 12));
+    const none = await ssh(keys.relay, usernameForSession(299n), ["true"]);
+    expect(none.code).toBe(255);
+    expect(none.err).toContain("Permission denied (publickey)");
+    expect((await ssh(keys.relay, "root", ["true"])).code).toBe(255);
   });
 
   it("runs the command inside the session's container", async () => {

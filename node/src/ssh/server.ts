@@ -10,16 +10,25 @@
  * - Refused: port forwarding (both directions), agent and X11 forwarding, other subsystems, env other than
  *   LANG, LC_*, TERM, COLORTERM, TZ.
  * - A connection can only ever reach the container of the session it authenticated as.
+ * - Relays (the relayer's `ssh -p 2222 s<id>@gateway`): a key listed in `relayKeys` may log in as any *active*
+ *   session. The relay has checked the renter's own key against the session's before it connects; the node
+ *   trusts only the relays its operator listed (SSH_RELAY_KEYS), and everything else above applies unchanged.
  * - Revocation: {@link SshServer.revoke} closes a session's connections; every new channel re-checks the session
  *   is still active, and a periodic sweep closes connections whose session stopped being active.
  */
-import fs from "node:fs";
-import type net from "node:net";
-import path from "node:path";
 import ssh2, { type AuthContext, type Connection, type ServerChannel, type Session } from "ssh2";
 import type { ExecHandle, ExecOptions, ExecTarget } from "../rentals/containers.ts";
 import { silentLogger, type Logger } from "../logger.ts";
-import { fingerprintOf, parseSshPublicKey, sameKey, type SshPublicKey } from "./keys.ts";
+import {
+  fingerprintOf,
+  listenSsh,
+  loadOrCreateHostKey,
+  parseSshPublicKey,
+  sameKey,
+  type SshPublicKey,
+} from "@jeju/compute-sdk/ssh/keys";
+
+export { loadOrCreateHostKey };
 
 const { Server, utils } = ssh2;
 
@@ -59,6 +68,8 @@ export type SshServerOptions = {
   maxConnectionsPerSession?: number;
   /** Pre-auth banner. */
   banner?: string;
+  /** OpenSSH public key lines of trusted SSH relays (SSH_RELAY_KEYS): each may log in as any active session. */
+  relayKeys?: readonly string[];
 };
 
 /** Environment variables a client may set (`SendEnv`); everything else is refused. */
@@ -80,36 +91,7 @@ const SFTP_CMD = [
   'for p in /usr/lib/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/openssh/sftp-server /usr/libexec/sftp-server /usr/lib/sftp-server; do [ -x "$p" ] && exec "$p"; done; echo "sftp-server not found in this image" >&2; exit 127',
 ];
 
-const HOST_KEY_FILE = "ssh_host_ed25519_key";
-
-/**
- * The host key in `<dataDir>/ssh_host_ed25519_key` (mode 0600), generated on first use and kept, so clients'
- * known_hosts stay valid across restarts. Safe against two processes racing to create it.
- */
-export function loadOrCreateHostKey(dataDir: string): { privateKey: string; publicKey: string; fingerprint: string } {
-  const file = path.join(dataDir, HOST_KEY_FILE);
-  if (!fs.existsSync(file)) {
-    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const pair = utils.generateKeyPairSync("ed25519", { comment: "compute-node" });
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, pair.private, { mode: 0o600 });
-    try {
-      fs.linkSync(tmp, file); // fails if another process won the race; then we use theirs
-      fs.writeFileSync(`${file}.pub`, `${pair.public}\n`, { mode: 0o644 });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    } finally {
-      fs.rmSync(tmp, { force: true });
-    }
-  }
-  const privateKey = fs.readFileSync(file, "utf8");
-  const parsed = utils.parseKey(privateKey);
-  if (parsed instanceof Error) throw new Error(`cannot parse SSH host key ${file}: ${parsed.message}`);
-  const blob = parsed.getPublicSSH();
-  return { privateKey, publicKey: `${parsed.type} ${blob.toString("base64")}`, fingerprint: fingerprintOf(blob) };
-}
-
-type ConnState = { sessionId?: string; username?: string; conn: Connection; closed: boolean };
+type ConnState = { sessionId?: string; username?: string; viaRelay?: string; conn: Connection; closed: boolean };
 
 export class SshServer {
   private readonly server: InstanceType<typeof Server>;
@@ -121,6 +103,7 @@ export class SshServer {
   private boundPort = 0;
   readonly hostKeyFingerprint: string;
   readonly hostPublicKey: string;
+  private readonly relayKeys: SshPublicKey[];
 
   constructor(opts: SshServerOptions) {
     this.opts = opts;
@@ -136,6 +119,13 @@ export class SshServer {
     if (parsed instanceof Error) throw new Error(`bad SSH host key: ${parsed.message}`);
     this.hostPublicKey = `${parsed.type} ${parsed.getPublicSSH().toString("base64")}`;
     this.hostKeyFingerprint = fingerprintOf(parsed.getPublicSSH());
+    this.relayKeys = (opts.relayKeys ?? []).map((line) => {
+      try {
+        return parseSshPublicKey(line);
+      } catch (err) {
+        throw new Error(`bad SSH relay key ${JSON.stringify(line.slice(0, 40))}: ${(err as Error).message}`);
+      }
+    });
     this.server = new Server(
       { hostKeys: [hostKey], ident: "ComputeNode", banner: opts.banner },
       (conn: Connection, info: { ip: string; port: number }) => this.onConnection(conn, info),
@@ -145,16 +135,8 @@ export class SshServer {
 
   /** Listens; resolves with the bound port. */
   async listen(): Promise<number> {
-    const port = this.opts.port ?? 2222;
     const host = this.opts.host ?? "0.0.0.0";
-    await new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(port, host, () => {
-        this.server.off("error", reject);
-        resolve();
-      });
-    });
-    this.boundPort = (this.server.address() as net.AddressInfo).port;
+    this.boundPort = await listenSsh(this.server, this.opts.port ?? 2222, host);
     const every = this.opts.recheckIntervalMs ?? 15_000;
     if (every > 0) {
       this.recheckTimer = setInterval(() => void this.recheck(), every);
@@ -243,7 +225,7 @@ export class SshServer {
       }
       if (set.size >= (this.opts.maxConnectionsPerSession ?? 32)) return this.drop(state, "too many connections");
       set.add(state);
-      log.info({ sessionId }, "ssh login");
+      log.info({ sessionId, ...(state.viaRelay ? { relay: state.viaRelay } : {}) }, "ssh login");
       conn.on("session", (accept) => this.onSession(state, accept(), log.child({ sessionId })));
     });
 
@@ -279,6 +261,9 @@ export class SshServer {
         key = undefined;
       }
     }
+    // The renter's own key, or a trusted relay's (which vouches that the renter proved that key to it).
+    const relay = info?.active ? this.relayKeys.find((k) => sameKey(k, ctx.key.data)) : undefined;
+    if (relay) key = relay;
     if (!info || !key || !sameKey(key, ctx.key.data)) {
       ctx.reject(["publickey"]);
       return "rejected";
@@ -294,6 +279,7 @@ export class SshServer {
     // Before accept(): ssh2 emits "ready" synchronously from it.
     state.sessionId = info.sessionId;
     state.username = ctx.username;
+    if (relay) state.viaRelay = relay.fingerprint;
     ctx.accept();
     return "accepted";
   }

@@ -4,7 +4,9 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
+  generateEd25519,
   InvalidSshKeyError,
+  loadOrCreateHostKey,
   isValidSshPublicKey,
   normalizeSessionId,
   parseSshPublicKey,
@@ -81,5 +83,30 @@ describe("usernames", () => {
     expect(() => normalizeSessionId(-1n)).toThrow(RangeError);
     expect(() => normalizeSessionId(2n ** 256n)).toThrow(RangeError);
     expect(() => normalizeSessionId("x")).toThrow(RangeError);
+  });
+});
+
+describe("our own keys", () => {
+  it("generates only keys that OpenSSH loads (ssh2's generator alone fails ~3 in 1000)", () => {
+    for (let i = 0; i < 300; i++) {
+      const pair = generateEd25519("check");
+      expect(parseSshPublicKey(pair.public).type).toBe("ssh-ed25519");
+    }
+    // OpenSSH itself derives the same public key from one of them.
+    const file = path.join(dir, "generated");
+    const pair = generateEd25519("check");
+    fs.writeFileSync(file, pair.private, { mode: 0o600 });
+    const derived = execFileSync("ssh-keygen", ["-y", "-f", file]).toString().trim().split(" ").slice(0, 2);
+    expect(derived).toEqual(pair.public.split(" ").slice(0, 2));
+  });
+
+  it("keeps a key across loads, with its .pub beside it, and names it by OpenSSH's fingerprint", () => {
+    const a = loadOrCreateHostKey(path.join(dir, "state"), { file: "relay_key", comment: "relay" });
+    const b = loadOrCreateHostKey(path.join(dir, "state"), { file: "relay_key", comment: "relay" });
+    expect(b).toEqual(a);
+    const pub = fs.readFileSync(path.join(dir, "state", "relay_key.pub"), "utf8");
+    expect(pub).toBe(`${a.publicKey} relay\n`);
+    expect(fingerprint(pub)).toBe(a.fingerprint);
+    expect((fs.statSync(path.join(dir, "state", "relay_key")).mode & 0o777).toString(8)).toBe("600");
   });
 });

@@ -1,11 +1,14 @@
 /**
- * SSH public keys of renters and the session ↔ username mapping.
+ * SSH keys for the node's SSH server and the relayer's SSH relay: renters' public keys, the session ↔ username
+ * mapping, and our own keys (host keys, the relay's client key).
  *
  * A renter puts an OpenSSH public key line on-chain (`ssh-ed25519 AAAA… user@host`); the node validates it
  * before provisioning (an invalid key gets the session rejected, so the renter is refunded) and the SSH server
  * compares the key a client offers with it by wire blob, which covers the key type and all key material.
  */
 import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
 import ssh2, { type ParsedKey } from "ssh2";
 
 // ssh2 is CommonJS without named ESM exports.
@@ -144,4 +147,78 @@ export function normalizeSessionId(sessionId: bigint | number | string): string 
   }
   if (v < 0n || v >= 1n << 256n) throw new RangeError(`session id out of uint256 range: ${String(sessionId)}`);
   return v.toString(10);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Keys of our own (host keys, the SSH relay's client key)
+
+const HOST_KEY_FILE = "ssh_host_ed25519_key";
+
+/**
+ * An ed25519 key pair in OpenSSH format. ssh2's generator writes a key that neither it nor OpenSSH can load
+ * about 3 times in 1000 (measured: 6 of 2000); a key is only returned after it parsed and signed and verified.
+ */
+export function generateEd25519(comment: string): { private: string; public: string } {
+  const probe = Buffer.from("compute key check");
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const pair = utils.generateKeyPairSync("ed25519", { comment });
+    const parsed = utils.parseKey(pair.private);
+    if (parsed instanceof Error) continue;
+    const sig = parsed.sign(probe);
+    if (!(sig instanceof Error) && parsed.verify(probe, sig) === true) return pair;
+  }
+  throw new Error("could not generate a usable ed25519 key");
+}
+
+/**
+ * An ed25519 key in `<dataDir>/<file>` (default `ssh_host_ed25519_key`; mode 0600), generated on first use and
+ * kept, so clients' known_hosts (and anyone trusting it) stay valid across restarts. Safe against two processes
+ * racing to create it.
+ */
+export function loadOrCreateHostKey(
+  dataDir: string,
+  opts: { file?: string; comment?: string } = {},
+): { privateKey: string; publicKey: string; fingerprint: string } {
+  const file = path.join(dataDir, opts.file ?? HOST_KEY_FILE);
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const pair = generateEd25519(opts.comment ?? "compute-node");
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, pair.private, { mode: 0o600 });
+    try {
+      fs.linkSync(tmp, file); // fails if another process won the race; then we use theirs
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
+  }
+  const privateKey = fs.readFileSync(file, "utf8");
+  const parsed = utils.parseKey(privateKey);
+  if (parsed instanceof Error) throw new Error(`cannot parse SSH host key ${file}: ${parsed.message}`);
+  const blob = parsed.getPublicSSH();
+  const publicKey = `${parsed.type} ${blob.toString("base64")}`;
+  // The public half next to it (`.pub`), for operators: e.g. the SSH relay's key goes into a node's SSH_RELAY_KEYS.
+  if (!fs.existsSync(`${file}.pub`)) fs.writeFileSync(`${file}.pub`, `${publicKey} ${opts.comment ?? "compute-node"}\n`, { mode: 0o644 });
+  return { privateKey, publicKey, fingerprint: fingerprintOf(blob) };
+}
+
+/** What {@link listenSsh} needs of a server: ssh2's Server (or any net.Server). */
+type Listenable = {
+  listen(port: number, host: string, cb: () => void): unknown;
+  once(event: "error", cb: (err: Error) => void): unknown;
+  off(event: "error", cb: (err: Error) => void): unknown;
+  address(): unknown;
+};
+
+/** Listens on `host:port` (0: a free port); resolves with the bound port, rejects on EADDRINUSE and the like. */
+export async function listenSsh(server: Listenable, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return (server.address() as { port: number }).port;
 }
