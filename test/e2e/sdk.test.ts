@@ -31,7 +31,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { ComputeClient, ComputeContractError, type CreateSessionStage } from "../../sdk/src/index.ts";
 import { freePorts } from "../../tools/lib/ports.ts";
-import { type ManagedProcess, start, waitForHttp } from "../../tools/lib/process.ts";
+import { type ManagedProcess, start, waitFor, waitForHttp } from "../../tools/lib/process.ts";
 import { type Chain, fundedPayer, type RunningRelayer, startChain, startRelayer } from "./x402-harness.ts";
 
 const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..", "..");
@@ -415,5 +415,59 @@ describe.skipIf(skip)("sdk e2e", () => {
     const usage = await sh(process.execPath, [COMPUTE_BIN, "rent", "--hours", "1"], env);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("error: rent: --provider <id> is required.");
+  });
+
+  it("extendSession pays the session's own rate; the node keeps the session past the old expiry and settles it at the new one", async () => {
+    const compute = client();
+    const session = await compute.createSession({ providerId: providerAccount.address, durationHours: 1, sshPublicKey: pub, gpuCount: 0 });
+    const expiresAt = session.expiresAt ?? 0;
+    expect(expiresAt).toBeGreaterThan(0);
+    const before = await publicClient.getBalance({ address: renterAccount.address });
+    const ext = await compute.extendSession(session.id, 2);
+    const receipt = await publicClient.getTransactionReceipt({ hash: ext.txHash });
+    expect(ext).toMatchObject({
+      id: session.id,
+      addedHours: 2,
+      paid: RATE * 2n,
+      token: zeroAddress,
+      durationHours: 3,
+      prepaid: RATE * 3n,
+      expiresAt: expiresAt + 7200,
+    });
+    expect(before - (await publicClient.getBalance({ address: renterAccount.address }))).toBe(
+      RATE * 2n + receipt.gasUsed * receipt.effectiveGasPrice,
+    );
+    await waitFor("the node saw the extension", async () => (node?.output(200) ?? "").includes(`"sessionId":"${session.id}","addedHours":2`), { proc: node });
+
+    // The CLI extends too, with the amounts in words.
+    const env = { ...process.env, PRIVATE_KEY: anvilAccounts[4].privateKey, COMPUTE_ENDPOINT: nodeUrl, RPC_URL: chainH.anvil.rpcUrl };
+    const cli = await sh(process.execPath, [COMPUTE_BIN, "extend", session.id, "--hours", "1"], env);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toContain(`Session ${session.id} extended by 1 h for 0.01 ETH: 4 h paid in all (0.04 ETH).`);
+    expect(cli.stdout).toContain(`Expires ${new Date((expiresAt + 3 * 3600) * 1000).toISOString()}.`);
+    const bad = await sh(process.execPath, [COMPUTE_BIN, "extend", session.id], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("error: extend: --hours N is required.");
+
+    // Past the old expiry (1 h) the session runs on; nothing tried to settle it.
+    await publicClient.request({ method: "evm_increaseTime" as never, params: [3600 + 120] as never });
+    await publicClient.request({ method: "evm_mine" as never, params: [] as never });
+    await new Promise((r) => setTimeout(r, 1_500)); // 15 watcher polls
+    expect((await compute.getSession(session.id)).status).toBe("active");
+    expect((await ssh(session.ssh, "true")).code).toBe(0);
+    expect(node?.output(200)).not.toContain(`"sessionId":"${session.id}","err"`);
+
+    // Past the new expiry (4 h) the node settles it: all 4 hours billed, nothing refunded.
+    await publicClient.request({ method: "evm_increaseTime" as never, params: [3 * 3600] as never });
+    await publicClient.request({ method: "evm_mine" as never, params: [] as never });
+    await waitFor("expired session settled", async () => (await compute.getSession(session.id)).status === "ended", { proc: node });
+    const [ended] = await publicClient.getContractEvents({
+      address: deployments.ComputeRental,
+      abi: computeRentalAbi,
+      eventName: "SessionEnded",
+      args: { sessionId: BigInt(session.id) },
+      fromBlock: 0n,
+    });
+    expect(ended?.args).toMatchObject({ usedSeconds: 4n * 3600n, refund: 0n, endedBy: providerAccount.address });
   });
 });

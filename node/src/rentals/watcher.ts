@@ -4,6 +4,7 @@
  *   SessionCreated(provider = us)  → getSession (still Pending?) → manager.provision → activateSession(id,
  *                                    '{"host","port","username"}') → store.markActivatedOnChain
  *                                  → rejected (bad key, no capacity, no GPUs) → rejectSession(id, reason)
+ *   SessionExtended                     → the session's expiry moves (store.setExpiresAt)
  *   SessionEnded / Cancelled / Rejected → manager.end (container removed, SSH revoked)
  *   expired (store.expiresAt ≤ now)      → endSession(id) on-chain (anyone may settle after expiry) → end
  *   every `withdrawIntervalMs`           → withdraw(token) for ETH and USDC when credits > 0
@@ -51,7 +52,7 @@ export const ChainSessionStatus = {
 } as const;
 export const CHAIN_STATUS_NAMES = ["none", "pending", "active", "ended", "rejected", "cancelled"] as const;
 
-const WATCHED_EVENTS = ["SessionCreated", "SessionEnded", "SessionCancelled", "SessionRejected"] as const;
+const WATCHED_EVENTS = ["SessionCreated", "SessionExtended", "SessionEnded", "SessionCancelled", "SessionRejected"] as const;
 
 export type RentalWatcherOptions = {
   ctx: ChainContext;
@@ -243,7 +244,7 @@ export class RentalWatcher {
       if (!item) throw new Error(`ComputeRental ABI lacks ${name}`);
       return toEventSelector(item as never);
     });
-    // All four events index (sessionId, renter, provider): topic 3 is the provider.
+    // All these events index (sessionId, renter, provider): topic 3 is the provider.
     const raw = (await this.opts.ctx.publicClient.request({
       method: "eth_getLogs",
       params: [
@@ -294,6 +295,17 @@ export class RentalWatcher {
           createdTx: log.transactionHash ?? null,
         });
         await this.drive(id, "SessionCreated");
+        return;
+      }
+      case "SessionExtended": {
+        const rec = this.store.get(id);
+        const expiresAt = Number(log.args.newExpiresAt);
+        if (!rec || rec.status !== "active" || expiresAt === 0) return; // not active yet: activation sets it
+        this.store.setExpiresAt(id, expiresAt);
+        this.log.info(
+          { sessionId: id, addedHours: Number(log.args.addedHours), expiresAt, tx: log.transactionHash },
+          "session extended",
+        );
         return;
       }
       case "SessionEnded":
@@ -509,7 +521,10 @@ export class RentalWatcher {
       if (s.chainActivatedAt === null) continue; // driveUnfinished handles these
       try {
         const chain = await this.readSession(s.id);
-        if (chain.status === ChainSessionStatus.Active) continue;
+        if (chain.status === ChainSessionStatus.Active) {
+          this.syncExpiry(s, chain);
+          continue;
+        }
         this.log.warn(
           { sessionId: s.id, chainStatus: CHAIN_STATUS_NAMES[chain.status] ?? chain.status },
           "session is over on-chain but its event was not seen: tearing down",
@@ -519,6 +534,15 @@ export class RentalWatcher {
         this.log.warn({ sessionId: s.id, err: describe(err) }, "re-checking a session failed (will retry)");
       }
     }
+  }
+
+  /** Takes the chain's expiry when it differs from the store's (an extension); true when it changed. */
+  private syncExpiry(s: SessionRecord, chain: ChainSession): boolean {
+    const expiresAt = Number(chain.expiresAt);
+    if (expiresAt === 0 || s.expiresAt === expiresAt) return false;
+    this.store.setExpiresAt(s.id, expiresAt);
+    this.log.info({ sessionId: s.id, expiresAt, was: s.expiresAt }, "session expiry updated from the chain");
+    return true;
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -535,6 +559,11 @@ export class RentalWatcher {
       if ((this.retryAt.get(`expire.${s.id}`) ?? 0) > Date.now()) continue;
       try {
         const chain = await this.readSession(s.id);
+        // Extended meanwhile (its event not seen yet): the chain's expiry wins.
+        if (chain.status === ChainSessionStatus.Active && Number(chain.expiresAt) > now) {
+          this.syncExpiry(s, chain);
+          continue;
+        }
         if (chain.status === ChainSessionStatus.Active) {
           const receipt = await this.send("endSession", [BigInt(s.id)]);
           this.log.info({ sessionId: s.id, tx: receipt.transactionHash }, "expired session settled on-chain");

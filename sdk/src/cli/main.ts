@@ -21,12 +21,13 @@ Usage:
   compute rent --provider <id> --hours N [--gpus N] --key ~/.ssh/id_ed25519.pub [--token usdc|eth|0x…] [--gasless]
   compute status <sessionId> [--json]
   compute ssh <sessionId> [-i ~/.ssh/id_ed25519] [-o SshOption …] [-- command …]
+  compute extend <sessionId> --hours N
   compute end <sessionId> [--gasless]
   compute withdraw [--token usdc|eth|0x…]
 
 Options:
   --endpoint URL       node or gateway (env COMPUTE_ENDPOINT, default ${DEFAULT_ENDPOINT})
-  --private-key 0x…    renter key (env PRIVATE_KEY); needed by rent, end, withdraw
+  --private-key 0x…    renter key (env PRIVATE_KEY); needed by rent, extend, end, withdraw
   --rpc-url URL        JSON-RPC (env RPC_URL, default http://127.0.0.1:8545)
   --timeout SECONDS    rent: how long to wait for the provider (default 120)
   -h, --help           this text
@@ -230,6 +231,21 @@ export async function main(argv: string[], io: Io = defaultIo, env: NodeJS.Proce
           });
           child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
         });
+      }
+
+      case "extend": {
+        needWallet();
+        if (!v.hours) throw new UsageError("extend: --hours N is required.");
+        const hours = Number(v.hours);
+        if (!Number.isSafeInteger(hours) || hours <= 0) throw new UsageError("extend: --hours must be a positive integer.");
+        const net = await compute.network();
+        const r = await compute.extendSession(sessionArg(), hours);
+        io.out(
+          `Session ${r.id} extended by ${r.addedHours} h for ${amount(r.paid, r.token, net.contracts.USDC)}: ${r.durationHours} h paid in all (${amount(r.prepaid, r.token, net.contracts.USDC)}).`,
+        );
+        if (r.expiresAt > 0) io.out(`Expires ${new Date(r.expiresAt * 1000).toISOString()}.`);
+        io.out(`Transaction: ${r.txHash}`);
+        return 0;
       }
 
       case "end": {

@@ -48,6 +48,7 @@ import type {
   CreateSessionParameters,
   CreateSessionReturnType,
   EndSessionDetails,
+  ExtendSessionDetails,
   EndSessionParameters,
   NetworkInfo,
   Provider,
@@ -389,23 +390,7 @@ export class ComputeClient {
     },
   ): Promise<{ sessionId: string; txHash: Hash }> {
     const rental = ctx.net.contracts.ComputeRental;
-    if (a.token !== zeroAddress) {
-      const allowance = await ctx.publicClient.readContract({
-        address: a.token,
-        abi: erc20Abi,
-        functionName: "allowance",
-        args: [ctx.account.address, rental],
-      });
-      if (allowance < a.cost) {
-        a.progress("approving");
-        await this.#write(ctx, {
-          address: a.token,
-          abi: erc20Abi,
-          functionName: "approve",
-          args: [rental, a.cost],
-        });
-      }
-    }
+    if (a.token !== zeroAddress) await this.#approve(ctx, a.token, rental, a.cost, () => a.progress("approving"));
     a.progress("submitting");
     const { hash, logs } = await this.#write(ctx, {
       address: rental,
@@ -579,6 +564,55 @@ export class ComputeClient {
       gasless: true,
       refundCredited: refund > 0n && !pushed,
     };
+  }
+
+  /**
+   * Pays for `hours` more of a pending or active session, at the rate it was created with and in its token
+   * (approving the exact amount first for ERC-20). The provider's node moves its expiry when it sees the event.
+   */
+  async extendSession(id: SessionId, hours: number): Promise<ExtendSessionDetails> {
+    if (!Number.isSafeInteger(hours) || hours <= 0) {
+      throw new ComputeError("invalid_duration", "hours must be a positive integer.");
+    }
+    const ctx = await this.#ctx();
+    const sid = sessionIdOf(id);
+    const rental = ctx.net.contracts.ComputeRental;
+    const s = (await this.#read(ctx, "getSession", [sid])) as { token: Address; ratePerHour: bigint; gpuCount: bigint };
+    // BillingLib.prepaid: rate × max(gpus, 1) × hours.
+    const cost = s.ratePerHour * (s.gpuCount === 0n ? 1n : s.gpuCount) * BigInt(hours);
+    if (s.token !== zeroAddress) await this.#approve(ctx, s.token, rental, cost);
+    const { hash, logs } = await this.#write(ctx, {
+      address: rental,
+      abi: computeRentalAbi,
+      functionName: "extendSession",
+      args: [sid, BigInt(hours)],
+      value: s.token === zeroAddress ? cost : 0n,
+    });
+    const [ev] = parseEventLogs({ abi: computeRentalAbi, eventName: "SessionExtended", logs });
+    if (!ev) throw new ComputeError("event_missing", `No SessionExtended event in ${hash}.`);
+    return {
+      id: sid.toString(),
+      addedHours: Number(ev.args.addedHours),
+      paid: ev.args.addedPrepaid,
+      token: ev.args.token,
+      durationHours: Number(ev.args.newDurationHours),
+      prepaid: ev.args.newPrepaid,
+      expiresAt: Number(ev.args.newExpiresAt),
+      txHash: hash,
+    };
+  }
+
+  /** Approves `amount` of `token` to `spender` unless the allowance already covers it. */
+  async #approve(ctx: Context, token: Address, spender: Address, amount: bigint, before?: () => void): Promise<void> {
+    const allowance = await ctx.publicClient.readContract({
+      address: token,
+      abi: erc20Abi,
+      functionName: "allowance",
+      args: [ctx.account.address, spender],
+    });
+    if (allowance >= amount) return;
+    before?.();
+    await this.#write(ctx, { address: token, abi: erc20Abi, functionName: "approve", args: [spender, amount] });
   }
 
   /** Withdraws the wallet's credits in `token` (address(0): ETH); returns the amount. */

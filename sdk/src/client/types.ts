@@ -106,6 +106,20 @@ export type EndSessionDetails = {
   refundCredited: boolean;
 };
 
+export type ExtendSessionDetails = {
+  id: string;
+  addedHours: number;
+  /** What was paid (wei / token units): the session's own rate × GPUs × hours. */
+  paid: bigint;
+  token: Address;
+  /** Total paid duration and prepaid amount after the extension. */
+  durationHours: number;
+  prepaid: bigint;
+  /** New expiry (unix seconds); 0 while the session is not active yet. */
+  expiresAt: number;
+  txHash: Hash;
+};
+
 export type ProviderFilters = {
   model?: string | undefined;
   minGpus?: number | undefined;
