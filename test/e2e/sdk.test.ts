@@ -9,7 +9,7 @@ import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { computeRentalAbi } from "@jeju/compute-sdk/abis/index";
+import { computeRegistryAbi, computeRentalAbi } from "@jeju/compute-sdk/abis/index";
 import { registerProvider } from "@jeju/compute-sdk/actions/registerProvider";
 import type { Deployments } from "@jeju/compute-sdk/deployments";
 import { anvilAccounts } from "@jeju/compute-sdk/testing/anvil";
@@ -18,6 +18,7 @@ import {
   createWalletClient,
   defineChain,
   erc20Abi,
+  formatEther,
   http,
   type PublicClient,
   parseEther,
@@ -415,6 +416,59 @@ describe.skipIf(skip)("sdk e2e", () => {
     const usage = await sh(process.execPath, [COMPUTE_BIN, "rent", "--hours", "1"], env);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("error: rent: --provider <id> is required.");
+  });
+
+  it("a provider that never starts the session: the renter cancels after the provision timeout, gets everything back and the provider is slashed", async () => {
+    // A registered provider with no node behind it.
+    const ghost = privateKeyToAccount(anvilAccounts[7].privateKey);
+    await registerProvider({
+      walletClient: createWalletClient({ chain: anvilChain, transport: http(chainH.anvil.rpcUrl), account: ghost }),
+      registry: deployments.ComputeRegistry,
+      endpoint: "http://127.0.0.1:9",
+      pricePerHour: RATE,
+      stake: parseEther("0.1"),
+    });
+    const env = { ...process.env, PRIVATE_KEY: cliRenterKey, COMPUTE_ENDPOINT: nodeUrl, RPC_URL: chainH.anvil.rpcUrl };
+    const cli = (...args: string[]) => sh(process.execPath, [COMPUTE_BIN, ...args], env);
+    const rent = await cli("rent", "--provider", ghost.address, "--hours", "1", "--gpus", "0", "--key", `${key}.pub`, "--timeout", "2");
+    expect(rent.code).toBe(1);
+    const id = /Session (\d+) is not active after 2 s/.exec(rent.stderr)?.[1];
+    expect(id, rent.stderr).toBeDefined();
+
+    const early = await cli("cancel", String(id));
+    expect(early.code).toBe(1);
+    const s = await publicClient.readContract({ address: deployments.ComputeRental, abi: computeRentalAbi, functionName: "getSession", args: [BigInt(id as string)] });
+    const cancellableAt = new Date((Number(s.createdAt) + 3600) * 1000).toISOString();
+    expect(early.stderr.trim()).toBe(`error: session ${id} can be cancelled from ${cancellableAt}: its provider has until then to start it.`);
+
+    await publicClient.request({ method: "evm_increaseTime" as never, params: [3601] as never });
+    await publicClient.request({ method: "evm_mine" as never, params: [] as never });
+    const cliRenter = privateKeyToAccount(cliRenterKey).address;
+    const stakeBefore = (await publicClient.readContract({ address: deployments.ComputeRegistry, abi: computeRegistryAbi, functionName: "getProvider", args: [ghost.address] })).stake;
+    const cancel = await cli("cancel", String(id));
+    expect(cancel.code, cancel.stderr).toBe(0);
+    expect(cancel.stdout).toContain(`Session ${id} cancelled: its provider did not start it in time.`);
+    expect(cancel.stdout).toContain("Refund: 0.01 ETH (all of it), credited in the rental contract: compute withdraw --token eth");
+    expect(cancel.stdout).toContain("The provider's stake was slashed 0.01 ETH, credited to you in the registry: compute withdraw --token eth");
+    const stakeAfter = (await publicClient.readContract({ address: deployments.ComputeRegistry, abi: computeRegistryAbi, functionName: "getProvider", args: [ghost.address] })).stake;
+    expect(stakeBefore - stakeAfter).toBe(parseEther("0.01"));
+
+    const credit = await publicClient.readContract({ address: deployments.ComputeRental, abi: computeRentalAbi, functionName: "credits", args: [cliRenter, zeroAddress] });
+    const walletBefore = await publicClient.getBalance({ address: cliRenter });
+    const withdraw = await cli("withdraw", "--token", "eth");
+    expect(withdraw.code, withdraw.stderr).toBe(0);
+    expect(withdraw.stdout).toContain(`Withdrew ${formatEther(credit)} ETH.`);
+    expect(withdraw.stdout).toContain("Withdrew 0.01 ETH of slash compensation from the registry.");
+    // To the wei: both credits arrived, less the gas of the two withdrawals.
+    const [fromRental] = (await publicClient.getContractEvents({ address: deployments.ComputeRental, abi: computeRentalAbi, eventName: "Withdrawn", args: { account: cliRenter }, fromBlock: 0n })).slice(-1);
+    const [fromRegistry] = (await publicClient.getContractEvents({ address: deployments.ComputeRegistry, abi: computeRegistryAbi, eventName: "Withdrawn", args: { account: cliRenter }, fromBlock: 0n })).slice(-1);
+    let gas = 0n;
+    for (const ev of [fromRental, fromRegistry]) {
+      const r = await publicClient.getTransactionReceipt({ hash: ev?.transactionHash as `0x${string}` });
+      gas += r.gasUsed * r.effectiveGasPrice;
+    }
+    expect((await publicClient.getBalance({ address: cliRenter })) - walletBefore).toBe(credit + parseEther("0.01") - gas);
+    expect(await publicClient.readContract({ address: deployments.ComputeRegistry, abi: computeRegistryAbi, functionName: "credits", args: [cliRenter] })).toBe(0n);
   });
 
   it("extendSession pays the session's own rate; the node keeps the session past the old expiry and settles it at the new one", async () => {

@@ -23,11 +23,12 @@ Usage:
   compute ssh <sessionId> [-i ~/.ssh/id_ed25519] [-o SshOption …] [-- command …]
   compute extend <sessionId> --hours N
   compute end <sessionId> [--gasless]
+  compute cancel <sessionId>      a session the provider never started: full refund, provider slashed
   compute withdraw [--token usdc|eth|0x…]
 
 Options:
   --endpoint URL       node or gateway (env COMPUTE_ENDPOINT, default ${DEFAULT_ENDPOINT})
-  --private-key 0x…    renter key (env PRIVATE_KEY); needed by rent, extend, end, withdraw
+  --private-key 0x…    renter key (env PRIVATE_KEY); needed by rent, extend, end, cancel, withdraw
   --rpc-url URL        JSON-RPC (env RPC_URL, default http://127.0.0.1:8545)
   --timeout SECONDS    rent: how long to wait for the provider (default 120)
   -h, --help           this text
@@ -266,17 +267,44 @@ export async function main(argv: string[], io: Io = defaultIo, env: NodeJS.Proce
         return 0;
       }
 
+      case "cancel": {
+        needWallet();
+        const net = await compute.network();
+        const sid = sessionArg();
+        let r: Awaited<ReturnType<typeof compute.cancelSession>>;
+        try {
+          r = await compute.cancelSession(sid);
+        } catch (err) {
+          if (err instanceof ComputeContractError && err.errorName === "ProvisionTimeoutNotReached") {
+            const at = new Date(Number(err.args[1]) * 1000).toISOString();
+            throw new ComputeError("too_early", `session ${sid} can be cancelled from ${at}: its provider has until then to start it.`);
+          }
+          throw err;
+        }
+        const withdrawHint = `compute withdraw --token ${r.token === zeroAddress ? "eth" : r.token === net.contracts.USDC ? "usdc" : r.token}`;
+        io.out(`Session ${r.id} cancelled: its provider did not start it in time.`);
+        io.out(`Refund: ${amount(r.refund, r.token, net.contracts.USDC)} (all of it), credited in the rental contract: ${withdrawHint}`);
+        if (r.slashed > 0n)
+          io.out(`The provider's stake was slashed ${amount(r.slashed, zeroAddress, undefined)}, credited to you in the registry: compute withdraw --token eth`);
+        io.out(`Transaction: ${r.txHash}`);
+        return 0;
+      }
+
       case "withdraw": {
         needWallet();
         const net = await compute.network();
         const token = (await tokenOf(v.token)) ?? zeroAddress;
         const credit = await compute.credits(token);
-        if (credit === 0n) {
+        // ETH also sweeps the registry's credits: slashes paid to this renter.
+        const compensation = token === zeroAddress ? await compute.compensation() : 0n;
+        if (credit === 0n && compensation === 0n) {
           io.out(`Nothing to withdraw in ${amount(0n, token, net.contracts.USDC).split(" ").slice(1).join(" ")}.`);
           return 0;
         }
-        const got = await compute.withdraw(token);
-        io.out(`Withdrew ${amount(got, token, net.contracts.USDC)}.`);
+        if (credit > 0n) io.out(`Withdrew ${amount(await compute.withdraw(token), token, net.contracts.USDC)}.`);
+        if (compensation > 0n) {
+          io.out(`Withdrew ${amount(await compute.withdrawCompensation(), zeroAddress, undefined)} of slash compensation from the registry.`);
+        }
         return 0;
       }
 

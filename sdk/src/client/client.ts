@@ -31,7 +31,7 @@ import {
   type WalletClient,
   zeroAddress,
 } from "viem";
-import { computeRentalAbi, localUsdcAbi } from "../abis/index.ts";
+import { computeRegistryAbi, computeRentalAbi, localUsdcAbi } from "../abis/index.ts";
 import type { TypedDataSigner } from "../x402/eip3009.ts";
 import { signEndSession, signGaslessSession } from "../x402/sessions.ts";
 import {
@@ -47,6 +47,7 @@ import type {
   ComputeClientOptions,
   CreateSessionParameters,
   CreateSessionReturnType,
+  CancelSessionDetails,
   EndSessionDetails,
   ExtendSessionDetails,
   EndSessionParameters,
@@ -480,7 +481,7 @@ export class ComputeClient {
       }
       if (Date.now() >= deadline) {
         throw new ComputeTimeoutError(
-          `Session ${sid} is not active after ${Math.round(timeoutMs / 1000)} s (status: ${last?.status ?? "unknown"}). It stays open: check it with getSession, or cancel it once the provision timeout passes.`,
+          `Session ${sid} is not active after ${Math.round(timeoutMs / 1000)} s (status: ${last?.status ?? "unknown"}). It stays open: check it with getSession, or cancel it once the provision timeout passes (cancelSession, or: compute cancel ${sid}): full refund, and the provider is slashed.`,
         );
       }
       await new Promise((r) => setTimeout(r, interval));
@@ -613,6 +614,50 @@ export class ComputeClient {
     if (allowance >= amount) return;
     before?.();
     await this.#write(ctx, { address: token, abi: erc20Abi, functionName: "approve", args: [spender, amount] });
+  }
+
+  /**
+   * Cancels a session its provider never started, once the provision timeout has passed
+   * (`ProvisionTimeoutNotReached` before): the prepaid amount is credited back in full and the provider's stake
+   * is slashed, the slashed wei credited to the renter in the registry ({@link withdrawCompensation}).
+   */
+  async cancelSession(id: SessionId): Promise<CancelSessionDetails> {
+    const ctx = await this.#ctx();
+    const sid = sessionIdOf(id);
+    const { hash, logs } = await this.#write(ctx, {
+      address: ctx.net.contracts.ComputeRental,
+      abi: computeRentalAbi,
+      functionName: "cancelSession",
+      args: [sid],
+    });
+    const [ev] = parseEventLogs({ abi: computeRentalAbi, eventName: "SessionCancelled", logs });
+    if (!ev) throw new ComputeError("event_missing", `No SessionCancelled event in ${hash}.`);
+    return { id: sid.toString(), refund: ev.args.refund, token: ev.args.token, slashed: ev.args.slashed, txHash: hash };
+  }
+
+  /** Wei the registry holds for this wallet: slashes paid to it as a renter, downtime-report rewards. */
+  async compensation(): Promise<bigint> {
+    const ctx = await this.#ctx();
+    return ctx.publicClient.readContract({
+      address: ctx.net.contracts.ComputeRegistry,
+      abi: computeRegistryAbi,
+      functionName: "credits",
+      args: [ctx.account.address],
+    });
+  }
+
+  /** Withdraws {@link compensation} to the wallet; returns the amount (0 when there was none). */
+  async withdrawCompensation(): Promise<bigint> {
+    if ((await this.compensation()) === 0n) return 0n;
+    const ctx = await this.#ctx();
+    const { logs } = await this.#write(ctx, {
+      address: ctx.net.contracts.ComputeRegistry,
+      abi: computeRegistryAbi,
+      functionName: "withdraw",
+      args: [],
+    });
+    const [ev] = parseEventLogs({ abi: computeRegistryAbi, eventName: "Withdrawn", logs });
+    return ev?.args.amount ?? 0n;
   }
 
   /** Withdraws the wallet's credits in `token` (address(0): ETH); returns the amount. */

@@ -120,6 +120,16 @@ export type ExtendSessionDetails = {
   txHash: Hash;
 };
 
+export type CancelSessionDetails = {
+  id: string;
+  /** The whole prepaid amount, credited in the rental contract (`withdraw(token)`). */
+  refund: bigint;
+  token: Address;
+  /** Wei taken from the provider's stake and credited to the renter in the registry (`withdrawCompensation()`). */
+  slashed: bigint;
+  txHash: Hash;
+};
+
 export type ProviderFilters = {
   model?: string | undefined;
   minGpus?: number | undefined;
