@@ -1,7 +1,8 @@
 /**
  * The relayer's HTTP app: the x402 facilitator (`/verify`, `/settle`, `/supported`), the gasless session relay
  * (`/v1/sessions`), the inference gateway (`/v1/models`, `/v1/chat/completions`, `/v1/completions`,
- * `/v1/embeddings`, routed to registered providers; see gateway/) and `/health`. `createApp` builds it from its
+ * `/v1/embeddings`, routed to registered providers; see gateway/), the Gateway UI at `/nodes` (ui/nodes.ts) and
+ * `/health`. `createApp` builds it from its
  * dependencies (tests call `app.request()`); `createRelayer` builds the dependencies from a config; index.ts
  * serves it.
  */
@@ -27,6 +28,7 @@ import { type CreateGatewayOptions, createGateway, DEFAULT_INDEXER_URL, type Gat
 import { RateLimiter } from "./http/rateLimit.ts";
 import type { Logger } from "./logger.ts";
 import { sessionsRoute } from "./sessions/routes.ts";
+import { nodesRoutes } from "./ui/nodes.ts";
 
 export type AppDeps = {
   facilitator: Facilitator;
@@ -40,6 +42,8 @@ export type AppDeps = {
   receiptTimeoutMs?: number;
   /** The inference gateway; without it the `/v1` inference routes are not mounted. */
   gateway?: Gateway;
+  /** The Gateway UI at /nodes: the registry it registers into, and the RPC its `cast` commands name. */
+  ui?: { registry: `0x${string}`; rpcUrl: string };
 };
 
 export function createApp(deps: AppDeps): Hono {
@@ -47,6 +51,19 @@ export function createApp(deps: AppDeps): Hono {
   app.route("/", facilitatorRoute(deps.facilitator));
   app.route("/v1/sessions", sessionsRoute(deps));
   if (deps.gateway !== undefined) app.route("/", gatewayRoutes(deps.gateway, deps.log));
+  if (deps.ui !== undefined) {
+    app.route(
+      "/",
+      nodesRoutes({
+        publicClient: deps.publicClient,
+        registry: deps.ui.registry,
+        chainId: deps.chainId,
+        directory: deps.gateway?.directory,
+        rpcUrl: deps.ui.rpcUrl,
+        log: deps.log,
+      }),
+    );
+  }
   app.get("/health", async (c) => {
     const block = await deps.publicClient.getBlockNumber().catch(() => undefined);
     return c.json({
@@ -130,6 +147,7 @@ export async function createRelayer(
     log,
     rateLimiter,
     gateway,
+    ui: gateway === undefined ? undefined : { registry: getAddress(registry), rpcUrl: config.rpcUrl },
   };
   return { app: createApp(deps), deps, db, close: () => db.close() };
 }
