@@ -27,6 +27,7 @@ import { facilitatorRoute } from "./facilitator/routes.ts";
 import { type CreateGatewayOptions, createGateway, DEFAULT_INDEXER_URL, type Gateway, gatewayRoutes } from "./gateway/index.ts";
 import { RateLimiter } from "./http/rateLimit.ts";
 import type { Logger } from "./logger.ts";
+import { DowntimeKeeper } from "./keeper/downtime.ts";
 import { sessionsRoute } from "./sessions/routes.ts";
 import { nodesRoutes } from "./ui/nodes.ts";
 
@@ -93,7 +94,14 @@ export function createApp(deps: AppDeps): Hono {
   return app;
 }
 
-export type Relayer = { app: Hono; deps: AppDeps; db: RelayerDb; close(): void };
+export type Relayer = {
+  app: Hono;
+  deps: AppDeps;
+  db: RelayerDb;
+  /** Reports providers silent for over 4 hours (index.ts starts it; off without a registry). */
+  keeper: DowntimeKeeper | undefined;
+  close(): void;
+};
 
 export type RelayerOptions = {
   /** Gateway settings beyond the config's (cache times, a fetch), mostly for tests. */
@@ -103,7 +111,7 @@ export type RelayerOptions = {
 /** Build every dependency from a config and recover the transaction queue. */
 export async function createRelayer(
   config: Pick<RelayerConfig, "rpcUrl" | "privateKey" | "deployments" | "dbFile" | "rateLimit"> &
-    Partial<Pick<RelayerConfig, "indexerUrl" | "gatewayTimeoutMs" | "gatewayMaxBodyBytes">>,
+    Partial<Pick<RelayerConfig, "indexerUrl" | "gatewayTimeoutMs" | "gatewayMaxBodyBytes" | "downtimeCheckIntervalMs">>,
   log: Logger,
   options: RelayerOptions = {},
 ): Promise<Relayer> {
@@ -149,5 +157,17 @@ export async function createRelayer(
     gateway,
     ui: gateway === undefined ? undefined : { registry: getAddress(registry), rpcUrl: config.rpcUrl },
   };
-  return { app: createApp(deps), deps, db, close: () => db.close() };
+  const keeper =
+    gateway === undefined
+      ? undefined
+      : new DowntimeKeeper({
+          listProviders: async () => (await gateway.directory.providers()).map((p) => ({ address: p.address, lastHeartbeat: p.lastHeartbeat })),
+          publicClient,
+          registry: getAddress(registry),
+          queue,
+          chainId,
+          log,
+          intervalMs: config.downtimeCheckIntervalMs,
+        });
+  return { app: createApp(deps), deps, db, keeper, close: () => db.close() };
 }

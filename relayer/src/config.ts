@@ -31,6 +31,8 @@ const envSchema = z.object({
     empty,
     z.union([z.literal("off"), z.coerce.number().int().min(0).max(65535)]).default(2222),
   ),
+  /** How often the downtime keeper looks for providers silent over 4 hours (ms; 0 disables). */
+  DOWNTIME_CHECK_INTERVAL_MS: z.preprocess(empty, z.coerce.number().int().min(0).default(300_000)),
   /** Where the relay keeps its host key and client key (default: next to RELAYER_DB). */
   RELAYER_DATA_DIR: z.preprocess(empty, z.string().optional()),
 });
@@ -57,6 +59,8 @@ export type RelayerConfig = {
   gatewayTimeoutMs: number;
   /** Gateway: largest inference request body, bytes. */
   gatewayMaxBodyBytes: number;
+  /** Downtime keeper interval, ms (0: off). */
+  downtimeCheckIntervalMs: number;
   /** SSH relay port, or undefined when off. */
   sshRelayPort: number | undefined;
   /** The relayer's key files (SSH relay host and client keys). */
@@ -88,6 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayerConfig 
     indexerUrl: e.INDEXER_URL,
     gatewayTimeoutMs: e.GATEWAY_TIMEOUT_MS,
     gatewayMaxBodyBytes: e.GATEWAY_MAX_BODY_BYTES,
+    downtimeCheckIntervalMs: e.DOWNTIME_CHECK_INTERVAL_MS,
     sshRelayPort: e.SSH_RELAY_PORT === "off" ? undefined : e.SSH_RELAY_PORT,
     dataDir: path.resolve(REPO_ROOT, e.RELAYER_DATA_DIR ?? path.dirname(e.RELAYER_DB)),
   };

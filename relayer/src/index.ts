@@ -46,9 +46,12 @@ if (config.sshRelayPort !== undefined) {
   );
 }
 
+relayer.keeper?.start();
+
 function shutdown(signal: string) {
   log.info({ signal }, "shutting down");
   void relay?.close();
+  void relayer.keeper?.stop();
   server.close(() => {
     relayer.close();
     process.exit(0);

@@ -5,6 +5,11 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { anvilAccounts } from "@jeju/compute-sdk/testing/anvil";
+import { type Chain, createPublicClient, defineChain, http, type PublicClient } from "viem";
+import { createRelayer, type Relayer, type RelayerOptions } from "../../relayer/src/app.ts";
+import type { RelayerConfig } from "../../relayer/src/config.ts";
+import { silentLogger } from "../../relayer/src/logger.ts";
 import { type Anvil, type Deployments, deployContracts, startAnvil } from "../../tools/lib/chain.ts";
 import { type Indexer, startIndexer } from "../../tools/lib/indexer.ts";
 import { freePort } from "../../tools/lib/ports.ts";
@@ -64,4 +69,38 @@ export async function within<T>(
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`not seen within ${timeoutMs} ms${last ? `: ${String(last)}` : ""}`);
+}
+
+/** The stack's chain for viem, and a public client on it. */
+export function stackClient(stack: Stack): { chain: Chain; publicClient: PublicClient } {
+  const chain = defineChain({
+    id: 31337,
+    name: "anvil",
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [stack.anvil.rpcUrl] } },
+  });
+  return { chain, publicClient: createPublicClient({ chain, transport: http(stack.anvil.rpcUrl), pollingInterval: 50 }) as PublicClient };
+}
+
+/** An in-process relayer on the stack (anvil key #9, the stack's indexer, an uncached provider list). */
+export function stackRelayer(
+  stack: Stack,
+  dbFile: string,
+  config: Partial<Pick<RelayerConfig, "downtimeCheckIntervalMs">> = {},
+  options: RelayerOptions = { gateway: { providersCacheMs: 0 } },
+): Promise<Relayer> {
+  const d = stack.deployments;
+  return createRelayer(
+    {
+      rpcUrl: stack.anvil.rpcUrl,
+      privateKey: anvilAccounts[9].privateKey,
+      deployments: { chainId: 31337, rental: d.ComputeRental, usdc: d.USDC, registry: d.ComputeRegistry },
+      dbFile,
+      rateLimit: { perSecond: 1000, capacity: 1000 },
+      indexerUrl: stack.indexer.url,
+      ...config,
+    },
+    silentLogger,
+    options,
+  );
 }

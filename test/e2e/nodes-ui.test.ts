@@ -12,12 +12,11 @@ import { computeRegistryAbi } from "@jeju/compute-sdk/abis/index";
 import { registerProvider } from "@jeju/compute-sdk/actions/registerProvider";
 import { anvilAccounts } from "@jeju/compute-sdk/testing/anvil";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { createPublicClient, createWalletClient, defineChain, http, type PublicClient, parseEther } from "viem";
+import { type Chain, createWalletClient, http, type PublicClient, parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRelayer, type Relayer } from "../../relayer/src/app.ts";
-import { silentLogger } from "../../relayer/src/logger.ts";
-import { type Stack, startStack } from "./indexer-fixture.ts";
+import type { Relayer } from "../../relayer/src/app.ts";
+import { type Stack, stackClient, stackRelayer, startStack } from "./indexer-fixture.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const skip = !fs.existsSync(CHROMIUM);
@@ -66,34 +65,17 @@ const getProvider = (address: `0x${string}`) =>
 describe.skipIf(skip)("Gateway UI /nodes (Chromium)", () => {
   beforeAll(async () => {
     stack = await startStack();
-    const d = stack.deployments;
-    const chain = defineChain({
-      id: 31337,
-      name: "anvil",
-      nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-      rpcUrls: { default: { http: [stack.anvil.rpcUrl] } },
-    });
-    publicClient = createPublicClient({ chain, transport: http(stack.anvil.rpcUrl), pollingInterval: 50 }) as PublicClient;
+    let chain: Chain;
+    ({ chain, publicClient } = stackClient(stack));
     // A provider whose endpoint is an XSS attempt: the page must show it as text.
     await registerProvider({
       walletClient: createWalletClient({ chain, transport: http(stack.anvil.rpcUrl), account: hostile }),
-      registry: d.ComputeRegistry,
+      registry: stack.deployments.ComputeRegistry,
       endpoint: HOSTILE_ENDPOINT,
       pricePerHour: parseEther("0.03"),
       stake: parseEther("0.1"),
     });
-    relayer = await createRelayer(
-      {
-        rpcUrl: stack.anvil.rpcUrl,
-        privateKey: anvilAccounts[9].privateKey,
-        deployments: { chainId: 31337, rental: d.ComputeRental, usdc: d.USDC, registry: d.ComputeRegistry },
-        dbFile: path.join(profile, "relayer.sqlite"),
-        rateLimit: { perSecond: 1000, capacity: 1000 },
-        indexerUrl: stack.indexer.url,
-      },
-      silentLogger,
-      { gateway: { providersCacheMs: 0 } },
-    );
+    relayer = await stackRelayer(stack, path.join(profile, "relayer.sqlite"));
     server = await new Promise<ServerType>((resolve) => {
       const s = serve({ fetch: relayer.app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
     });
