@@ -88,6 +88,12 @@ export async function startChainServices(
         "this key is not a registered provider: register with `cast send $COMPUTE_REGISTRY \"register(string,string,uint256)\" …`; every model is free until then",
       );
     }
+    if (info.registered && !info.active) {
+      log.warn(
+        { provider, stake: info.stake.toString() },
+        "this provider is inactive in the registry (deactivated, or reported for over 4 hours without a heartbeat): the gateway and renters skip it; reactivate with `cast send $COMPUTE_REGISTRY \"reactivate()\"` (needs the minimum stake)",
+      );
+    }
     const pricing = await onChainPricing(ctx, provider, { log });
     closers.push(() => pricing.close());
     mkdirSync(config.dataDir, { recursive: true });
