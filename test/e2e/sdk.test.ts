@@ -390,12 +390,21 @@ describe.skipIf(skip)("sdk e2e", () => {
     expect(id, rent.stdout).toBeDefined();
     expect(rent.stdout).toContain(`ssh -p ${sshPort} -i ${key} s${id}@127.0.0.1`);
 
+    // The provider's host key came from the chain: rent prints its fingerprint (the node's own), and
+    // `compute ssh` checks it strictly with an empty HOME (no known_hosts of the user's, no prompt possible).
+    const fingerprint = /"fingerprint":"(SHA256:[A-Za-z0-9+/]{43})"/.exec(node?.output(200) ?? "")?.[1];
+    expect(fingerprint).toBeDefined();
+    expect(rent.stdout).toContain(`Host key (published on-chain with the session; compute ssh checks it): ${fingerprint}`);
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "compute-home-"));
+    const pinnedOpts = SSH_OPTS.filter((o) => !/^(StrictHostKeyChecking|UserKnownHostsFile)/.test(o));
     const inside = await sh(
       process.execPath,
-      [COMPUTE_BIN, "ssh", String(id), "-i", key, ...SSH_OPTS.flatMap((o) => ["-o", o]), "--", "exit 3"],
-      env,
+      [COMPUTE_BIN, "ssh", String(id), "-i", key, ...pinnedOpts.flatMap((o) => ["-o", o]), "--", "exit 3"],
+      { ...env, HOME: home },
     );
     expect(inside.code, inside.stderr).toBe(3);
+    expect(fs.readdirSync(home), "nothing written to the user's ~/.ssh").toEqual([]);
+    fs.rmSync(home, { recursive: true, force: true });
 
     const status = await sh(process.execPath, [COMPUTE_BIN, "status", String(id)], env);
     expect(status.code, status.stderr).toBe(0);

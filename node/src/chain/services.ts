@@ -233,7 +233,7 @@ async function startRentals(
   const watcher = new RentalWatcher({
     ctx,
     manager,
-    ssh: { host: rc.sshHost, port: ssh.port, hostKey: ssh.hostKeyFingerprint },
+    ssh: { host: rc.sshHost, port: ssh.port, hostKey: ssh.hostPublicKey },
     confirmations: rc.confirmations,
     pollIntervalMs: rc.pollIntervalMs,
     withdrawIntervalMs: rc.withdrawIntervalMs,

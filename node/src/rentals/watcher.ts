@@ -57,7 +57,7 @@ const WATCHED_EVENTS = ["SessionCreated", "SessionExtended", "SessionEnded", "Se
 export type RentalWatcherOptions = {
   ctx: ChainContext;
   manager: RentalManager;
-  /** What renters are told to connect to (`hostKey`: the SSH server's key fingerprint, `SHA256:…`). */
+  /** What renters are told to connect to (`hostKey`: the SSH server's public host key, `ssh-ed25519 AAAA…`). */
   ssh: { host: string; port: number; hostKey?: string };
   /** Blocks to wait before acting (default 0 on 31337, else 2). */
   confirmations?: number;
@@ -427,7 +427,7 @@ export class RentalWatcher {
   }
 
   private connection(rec: SessionRecord): string {
-    // Published on-chain with activateSession: renters and the relayer's SSH relay pin the host key from it.
+    // Published on-chain with activateSession: renters (`compute ssh`) and the relayer's SSH relay pin the host key.
     return JSON.stringify({
       host: this.opts.ssh.host,
       port: this.opts.ssh.port,

@@ -97,7 +97,7 @@ describe("SshRelay", () => {
     renterKey = path.join(dir, "renter");
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "renter", "-f", renterKey]);
     upstreamPort = await startProvider();
-    target = targetFor(providerHost.fingerprint);
+    target = targetFor(providerHost.publicKey);
     relay = new SshRelay({
       resolve: async (id) => (id === 7n ? target : { ok: false, reason: "not active" }),
       hostKey: generateEd25519("relay-host").private,
@@ -127,10 +127,10 @@ describe("SshRelay", () => {
   });
 
   it("refuses a provider whose host key is not the one published on-chain", async () => {
-    target = targetFor(`SHA256:${"A".repeat(43)}`);
+    target = targetFor(generateEd25519("impostor").public.split(" ").slice(0, 2).join(" "));
     const before = seenByProvider.length;
     const r = await ssh("s7", "exit 0");
-    target = targetFor(providerHost.fingerprint);
+    target = targetFor(providerHost.publicKey);
     expect(r.code).toBe(255);
     expect(r.err).toContain("compute relay: cannot reach the provider's SSH server");
     expect(seenByProvider.length, "nothing ran on the impostor").toBe(before);

@@ -10,7 +10,7 @@
  * - Who: only `s<id>` of a session that is Active on-chain, with the key from its SessionCreated event
  *   (publickey only; passwords and the rest are refused). targets.ts reads all of it from the chain.
  * - Where: only the address the session's provider published in its own SessionActivated event, and, when the
- *   provider published its host key fingerprint there, only a server holding that key.
+ *   provider published its host key there, only a server holding that key.
  * - What: session channels (shell, exec, sftp/scp) with pty, window changes, env, signals, EOF and exit status
  *   passed through. Port forwarding, agent and X11 forwarding are refused. The node applies its own rules on top
  *   (allowed env, revocation when the session ends), and when it closes the connection the renter's closes too.
@@ -212,11 +212,12 @@ export class SshRelay {
       privateKey: this.o.clientKey,
       readyTimeout: this.o.connectTimeoutMs ?? 10_000,
       keepaliveInterval: 15_000,
-      // Pinned to the fingerprint the provider published on-chain with the session.
+      // Pinned to the host key the provider published on-chain with the session.
       hostVerifier: (key: Buffer) => {
         if (!t.hostKey) return true;
-        const ok = fingerprintOf(key) === t.hostKey;
-        if (!ok) log.warn({ expected: t.hostKey, got: fingerprintOf(key) }, "ssh relay: provider host key mismatch");
+        const expected = Buffer.from(t.hostKey.split(" ")[1] ?? "", "base64");
+        const ok = key.equals(expected);
+        if (!ok) log.warn({ expected: fingerprintOf(expected), got: fingerprintOf(key) }, "ssh relay: provider host key mismatch");
         return ok;
       },
     });

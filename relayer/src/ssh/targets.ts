@@ -6,7 +6,7 @@
  *   (ComputeRegistry.getProvider);
  * - the address comes from the session's own SessionActivated event: `activateSession` can only be sent by the
  *   session's provider, so the relay never dials an address a registered provider did not publish for this
- *   session (and its `hostKey` fingerprint, when present, pins the provider's SSH host key);
+ *   session (and its `hostKey`, when present, pins the provider's SSH host key);
  * - the renter's key is the one in the session's SessionCreated event.
  * The status and the provider are read at every login; the events (which never change once the session is
  * active) are kept per session (`maxCached` sessions).
@@ -23,7 +23,7 @@ export type RelayTarget = {
   host: string;
   port: number;
   username: string;
-  /** `SHA256:…` fingerprint of the provider's SSH host key, when the provider published one. */
+  /** The provider's SSH host public key (`ssh-ed25519 AAAA…`), when the provider published one. */
   hostKey?: string;
 };
 
@@ -42,6 +42,9 @@ export type ChainTargetOptions = {
   maxCached?: number;
 };
 
+/** An OpenSSH public key line without comment, as a node publishes its host key. */
+export const HOST_KEY_LINE = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}$/;
+
 /** The connection JSON a node publishes with activateSession, checked field by field. */
 export function parseConnection(text: string): Pick<RelayTarget, "host" | "port" | "username" | "hostKey"> | undefined {
   let j: unknown;
@@ -56,7 +59,7 @@ export function parseConnection(text: string): Pick<RelayTarget, "host" | "port"
   const p = Number(port);
   if (!Number.isInteger(p) || p < 1 || p > 65535) return undefined;
   if (typeof username !== "string" || !/^[A-Za-z0-9._-]{1,64}$/.test(username)) return undefined;
-  if (hostKey !== undefined && (typeof hostKey !== "string" || !/^SHA256:[A-Za-z0-9+/]{43}$/.test(hostKey))) return undefined;
+  if (hostKey !== undefined && (typeof hostKey !== "string" || !HOST_KEY_LINE.test(hostKey))) return undefined;
   return { host: host.replace(/^\[(.*)\]$/, "$1"), port: p, username, ...(hostKey ? { hostKey } : {}) };
 }
 

@@ -3,8 +3,10 @@
  * as one `error: …` line on stderr and a non-zero exit code (1: failed, 2: usage).
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os, { homedir } from "node:os";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { type Address, formatUnits, type Hex, isAddress, zeroAddress } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -195,6 +197,11 @@ export async function main(argv: string[], io: Io = defaultIo, env: NodeJS.Proce
           `  ssh ${sshArgs(session.ssh, { identity: v.key && identity ? v.key.replace(/\.pub$/, "") : undefined }).join(" ")}`,
         );
         io.out(`  compute ssh ${session.id}`);
+        const hostKey = await compute.sshHostKey(session.id).catch(() => undefined);
+        if (hostKey) {
+          const fp = createHash("sha256").update(Buffer.from(hostKey.split(" ")[1] ?? "", "base64")).digest("base64").replace(/=+$/, "");
+          io.out(`Host key (published on-chain with the session; compute ssh checks it): SHA256:${fp}`);
+        }
         io.out(`End early (unused time refunded): compute end ${session.id}`);
         return 0;
       }
@@ -217,21 +224,39 @@ export async function main(argv: string[], io: Io = defaultIo, env: NodeJS.Proce
         const s = await compute.getSession(sessionArg());
         if (s.status !== "active" || !s.ssh)
           throw new ComputeError("session_not_active", `Session ${s.id} is ${s.status}; ssh needs an active session.`);
+        // The provider's host key as published on-chain with the session: ssh checks it strictly, so there is
+        // no "authenticity can't be established" prompt and no way for someone in between to answer instead.
+        // Without a wallet (no chain access) or when the user set host-key options, ssh decides as usual.
+        const userHostKeyOpts = (v.option ?? []).some((o) => /^(StrictHostKeyChecking|UserKnownHostsFile|GlobalKnownHostsFile)\b/i.test(o));
+        const hostKey = userHostKeyOpts || !wallet ? undefined : await compute.sshHostKey(s.id).catch(() => undefined);
+        let pinDir: string | undefined;
+        const pin: string[] = [];
+        if (hostKey) {
+          pinDir = mkdtempSync(path.join(os.tmpdir(), "compute-ssh-"));
+          const file = path.join(pinDir, "known_hosts");
+          writeFileSync(file, `${s.ssh.port === 22 ? s.ssh.host : `[${s.ssh.host}]:${s.ssh.port}`} ${hostKey}\n`, { mode: 0o600 });
+          pin.push("-o", `UserKnownHostsFile=${file}`, "-o", "StrictHostKeyChecking=yes");
+        }
         const argvSsh = [
+          ...pin,
           ...sshArgs(s.ssh, {
             identity: v.identity ? expandHome(v.identity) : undefined,
             options: v.option,
           }),
           ...remote,
         ];
-        return await new Promise<number>((resolve) => {
-          const child = spawn("ssh", argvSsh, { stdio: "inherit" });
-          child.on("error", (err) => {
-            io.err(`error: cannot run ssh (${err.message}).`);
-            resolve(1);
+        try {
+          return await new Promise<number>((resolve) => {
+            const child = spawn("ssh", argvSsh, { stdio: "inherit" });
+            child.on("error", (err) => {
+              io.err(`error: cannot run ssh (${err.message}).`);
+              resolve(1);
+            });
+            child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
           });
-          child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
-        });
+        } finally {
+          if (pinDir) rmSync(pinDir, { recursive: true, force: true });
+        }
       }
 
       case "extend": {

@@ -75,6 +75,9 @@ const CREATE_GAS = 400_000n;
 const END_GAS = 200_000n;
 /** Lifetime of the signatures the client makes (gasless authorization, EndSession), in seconds. */
 const SIGNATURE_TTL = 600n;
+/** An OpenSSH public key line without comment (what a node publishes as its host key). */
+const HOST_KEY_LINE = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}$/;
+
 const STATUSES = ["none", "pending", "active", "ended", "rejected", "cancelled"] as const;
 
 export type SessionId = string | number | bigint;
@@ -207,6 +210,7 @@ export class ComputeClient {
       provider: (raw.provider as string | null | undefined) ?? null,
       ssh: (raw.ssh as NetworkInfo["ssh"]) ?? null,
       rpcUrl: (raw.rpcUrl as string | null | undefined) ?? null,
+      startBlock: typeof raw.startBlock === "number" ? raw.startBlock : null,
     };
     const wallet = this.#options.wallet;
     if (!wallet) throw walletRequired();
@@ -485,6 +489,30 @@ export class ComputeClient {
         );
       }
       await new Promise((r) => setTimeout(r, interval));
+    }
+  }
+
+  /**
+   * The SSH host key (`ssh-ed25519 AAAA…`) the provider published on-chain when it activated the session, read
+   * from the chain (not from the provider's API), or undefined when it published none. `compute ssh` pins it.
+   */
+  async sshHostKey(id: SessionId): Promise<string | undefined> {
+    const ctx = await this.#ctx();
+    const logs = await ctx.publicClient.getContractEvents({
+      address: ctx.net.contracts.ComputeRental,
+      abi: computeRentalAbi,
+      eventName: "SessionActivated",
+      args: { sessionId: sessionIdOf(id) },
+      fromBlock: BigInt(ctx.net.startBlock ?? 0),
+      strict: true,
+    });
+    const connection = logs.at(-1)?.args.connection;
+    if (connection === undefined) return undefined;
+    try {
+      const hostKey = (JSON.parse(connection) as { hostKey?: unknown }).hostKey;
+      return typeof hostKey === "string" && HOST_KEY_LINE.test(hostKey) ? hostKey : undefined;
+    } catch {
+      return undefined;
     }
   }
 

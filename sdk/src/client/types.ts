@@ -12,6 +12,8 @@ export type NetworkInfo = {
   provider?: string | null | undefined;
   ssh?: { host: string; port: number } | null;
   rpcUrl?: string | null | undefined;
+  /** Block the contracts were deployed at (where event searches start). */
+  startBlock?: number | null | undefined;
 };
 
 export type ComputeWallet = WalletClient<Transport, Chain | undefined, Account> | Account;
