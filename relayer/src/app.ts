@@ -27,6 +27,7 @@ import { facilitatorRoute } from "./facilitator/routes.ts";
 import { type CreateGatewayOptions, createGateway, DEFAULT_INDEXER_URL, type Gateway, gatewayRoutes } from "./gateway/index.ts";
 import { RateLimiter } from "./http/rateLimit.ts";
 import type { Logger } from "./logger.ts";
+import { providersRoutes, type ProvidersRoutesOptions } from "@jeju/compute-sdk/marketplace/index";
 import { DowntimeKeeper } from "./keeper/downtime.ts";
 import { sessionsRoute } from "./sessions/routes.ts";
 import { nodesRoutes } from "./ui/nodes.ts";
@@ -43,14 +44,35 @@ export type AppDeps = {
   receiptTimeoutMs?: number;
   /** The inference gateway; without it the `/v1` inference routes are not mounted. */
   gateway?: Gateway;
+  /** Where event searches start (the deployment block). */
+  startBlock?: bigint;
   /** The Gateway UI at /nodes: the registry it registers into, and the RPC its `cast` commands name. */
   ui?: { registry: `0x${string}`; rpcUrl: string };
+  /** The marketplace reads (`/v1/providers…`, `/v1/network`): the registry and the indexer. */
+  marketplace?: { registry: `0x${string}`; startBlock?: bigint; providers: ProvidersRoutesOptions };
 };
 
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
   app.route("/", facilitatorRoute(deps.facilitator));
   app.route("/v1/sessions", sessionsRoute(deps));
+  if (deps.marketplace !== undefined) {
+    const m = deps.marketplace;
+    // What a node answers too, so the SDK and the CLI work with the gateway as their endpoint: the chain and
+    // contracts (no provider and no ssh of its own: sessions carry their provider's), and the providers.
+    app.get("/v1/network", (c) =>
+      c.json({
+        chainId: deps.chainId,
+        contracts: { ComputeRegistry: m.registry, ComputeRental: deps.rental, USDC: deps.usdc },
+        startBlock: m.startBlock === undefined ? null : Number(m.startBlock),
+        relayer: null,
+        provider: null,
+        ssh: null,
+        gateway: true,
+      }),
+    );
+    app.route("/", providersRoutes(m.providers));
+  }
   if (deps.gateway !== undefined) app.route("/", gatewayRoutes(deps.gateway, deps.log));
   if (deps.ui !== undefined) {
     app.route(
@@ -156,6 +178,19 @@ export async function createRelayer(
     rateLimiter,
     gateway,
     ui: gateway === undefined ? undefined : { registry: getAddress(registry), rpcUrl: config.rpcUrl },
+    startBlock: config.deployments.startBlock === undefined ? undefined : BigInt(config.deployments.startBlock),
+    marketplace:
+      gateway === undefined
+        ? undefined
+        : {
+            registry: getAddress(registry),
+            startBlock: config.deployments.startBlock === undefined ? undefined : BigInt(config.deployments.startBlock),
+            providers: {
+              indexer: config.indexerUrl ?? DEFAULT_INDEXER_URL,
+              usdc,
+              chain: { client: publicClient, registry: getAddress(registry), tokens: [usdc] },
+            },
+          },
   };
   const keeper =
     gateway === undefined

@@ -11,7 +11,7 @@ import { createIndexerClient, type IndexerClient } from "@jeju/compute-sdk/index
 import { createPublicClient, decodeEventLog, getAddress, http, keccak256, toBytes, zeroAddress } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as schema from "../../indexer/ponder.schema.ts";
-import { marketplaceOptions, providersRoutes } from "../../node/src/marketplace/index.ts";
+import { marketplaceOptions, providersRoutes } from "@jeju/compute-sdk/marketplace/index";
 import { ANVIL_KEYS, cast, REPO_ROOT, rpc } from "../../tools/lib/chain.ts";
 import { type Stack, startStack, within } from "./indexer-fixture.ts";
 

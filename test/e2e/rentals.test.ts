@@ -180,12 +180,42 @@ async function startNode(rpcUrl = anvil.rpcUrl): Promise<void> {
  */
 async function lossyRpc(target: string, drop: Hex) {
   let dropped = 0;
+  const stats = { requests: 0, pending: 0, retried: 0, failed: 0 };
+  // Forwards once more when the upstream connection drops (a reused keep-alive socket anvil closed), and answers
+  // 502 rather than never: a hung request would stall the node's watcher for its whole RPC timeout.
+  const forward = async (body: string) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const upstream = await fetch(target, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body,
+          signal: AbortSignal.timeout(5_000),
+        });
+        return { status: upstream.status, text: await upstream.text() };
+      } catch (err) {
+        stats.retried++;
+        if (attempt >= 2) throw err;
+      }
+    }
+  };
   const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks).toString("utf8");
-    const upstream = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body });
-    let text = await upstream.text();
+    stats.requests++;
+    stats.pending++;
+    let upstream: { status: number; text: string };
+    try {
+      upstream = await forward(body);
+    } catch (err) {
+      stats.failed++;
+      res.writeHead(502, { "content-type": "text/plain" }).end(String(err));
+      return;
+    } finally {
+      stats.pending--;
+    }
+    let text = upstream.text;
     const sent = JSON.parse(body) as { method: string } | { method: string }[];
     const methods = (Array.isArray(sent) ? sent : [sent]).map((m) => m.method);
     if (methods.includes("eth_getLogs")) {
@@ -205,6 +235,7 @@ async function lossyRpc(target: string, drop: Hex) {
   return {
     url: `http://127.0.0.1:${port}`,
     dropped: () => dropped,
+    stats: () => ({ ...stats, dropped }),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -643,6 +674,8 @@ describe.skipIf(skip)("rentals e2e", () => {
       await endOnChain(id);
       await waitFor("ended session's container removed", async () => (await sessionContainers(id)).length === 0, {
         proc: node,
+      }).catch((err: Error) => {
+        throw new Error(`${err.message}\n--- lossy RPC proxy: ${JSON.stringify(proxy.stats())}`);
       });
       expect(proxy.dropped(), "the proxy really hid the SessionEnded log").toBeGreaterThan(0);
       expect(node?.output(200)).toContain("session is over on-chain but its event was not seen: tearing down");

@@ -31,7 +31,8 @@ import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { ComputeClient, ComputeContractError, type CreateSessionStage } from "../../sdk/src/index.ts";
-import { freePorts } from "../../tools/lib/ports.ts";
+import { type Indexer, startIndexer } from "../../tools/lib/indexer.ts";
+import { freePort, freePorts } from "../../tools/lib/ports.ts";
 import { type ManagedProcess, start, waitFor, waitForHttp } from "../../tools/lib/process.ts";
 import { type Chain, fundedPayer, type RunningRelayer, startChain, startRelayer } from "./x402-harness.ts";
 
@@ -49,6 +50,7 @@ const cliRenterKey = anvilAccounts[5].privateKey;
 let chainH: Chain;
 let relayer: RunningRelayer;
 let deployments: Deployments;
+let indexer: Indexer | undefined;
 let dir: string;
 let node: ManagedProcess | undefined;
 let nodeUrl: string;
@@ -117,7 +119,14 @@ describe.skipIf(skip)("sdk e2e", () => {
     chainH = await startChain();
     deployments = chainH.deployments;
     fs.copyFileSync(path.join(chainH.tmp, "deployments.json"), path.join(dir, "deployments.json"));
-    relayer = await startRelayer(chainH);
+    // The indexer behind the relayer's marketplace reads (the gateway as an SDK/CLI endpoint).
+    indexer = await startIndexer({
+      rpcUrl: chainH.anvil.rpcUrl,
+      deploymentsFile: path.join(dir, "deployments.json"),
+      port: await freePort(),
+      logFile: path.join(dir, "indexer.log"),
+    });
+    relayer = await startRelayer(chainH, { indexerUrl: indexer.url });
     anvilChain = defineChain({
       id: 31337,
       name: "anvil",
@@ -185,6 +194,7 @@ describe.skipIf(skip)("sdk e2e", () => {
       if (ids.length > 0) await sh("docker", ["rm", "-f", ...ids], { ...process.env, DOCKER_HOST: dockerHost });
     }
     await relayer?.close();
+    await indexer?.stop();
     await chainH?.stop();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -425,6 +435,31 @@ describe.skipIf(skip)("sdk e2e", () => {
     const usage = await sh(process.execPath, [COMPUTE_BIN, "rent", "--hours", "1"], env);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("error: rent: --provider <id> is required.");
+  });
+
+  it("the marketplace gateway as the endpoint: providers, rent, status, ssh and end all through the relayer", async () => {
+    const env = { ...process.env, PRIVATE_KEY: cliRenterKey, COMPUTE_ENDPOINT: relayer.url, RPC_URL: chainH.anvil.rpcUrl };
+    const cli = (...args: string[]) => sh(process.execPath, [COMPUTE_BIN, ...args], env);
+    await waitFor("the indexer lists the provider", async () => (await cli("providers")).stdout.includes(providerAccount.address), { timeoutMs: 30_000 });
+    const network = (await (await fetch(`${relayer.url}/v1/network`)).json()) as Record<string, unknown>;
+    expect(network).toMatchObject({ chainId: 31337, contracts: { ComputeRental: deployments.ComputeRental }, gateway: true, ssh: null });
+
+    const rent = await cli("rent", "--provider", `provider-${providerAccount.address}`, "--hours", "1", "--gpus", "0", "--key", `${key}.pub`);
+    expect(rent.code, rent.stderr).toBe(0);
+    const id = /Session (\d+) is active/.exec(rent.stdout)?.[1];
+    expect(id, rent.stdout).toBeDefined();
+    // The ssh address is the provider's, as it published it on-chain (the gateway adds none of its own).
+    expect(rent.stdout).toContain(`ssh -p ${sshPort} -i ${key} s${id}@127.0.0.1`);
+    const status = await cli("status", String(id));
+    expect(status.stdout).toContain(`Session ${id}: active`);
+    const pinnedOpts = SSH_OPTS.filter((o) => !/^(StrictHostKeyChecking|UserKnownHostsFile)/.test(o));
+    const inside = await cli("ssh", String(id), "-i", key, ...pinnedOpts.flatMap((o) => ["-o", o]), "--", "exit 4");
+    expect(inside.code, inside.stderr).toBe(4);
+    const end = await cli("end", String(id));
+    expect(end.code, end.stderr).toBe(0);
+    expect(end.stdout).toContain(`Session ${id} ended. Refund: `);
+    const gone = await cli("status", String(id));
+    expect(gone.stdout).toContain(`Session ${id}: ended`);
   });
 
   it("a provider that never starts the session: the renter cancels after the provision timeout, gets everything back and the provider is slashed", async () => {

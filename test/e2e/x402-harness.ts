@@ -97,7 +97,10 @@ export async function fundedPayer(chain: Chain, usdc: bigint) {
 
 export type RunningRelayer = { relayer: Relayer; url: string; server: ServerType; close(): Promise<void> };
 
-export async function startRelayer(chain: Chain, opts: { dbFile?: string; perSecond?: number; capacity?: number } = {}): Promise<RunningRelayer> {
+export async function startRelayer(
+  chain: Chain,
+  opts: { dbFile?: string; perSecond?: number; capacity?: number; indexerUrl?: string } = {},
+): Promise<RunningRelayer> {
   const relayer = await createRelayer(
     {
       rpcUrl: chain.anvil.rpcUrl,
@@ -110,6 +113,7 @@ export async function startRelayer(chain: Chain, opts: { dbFile?: string; perSec
       },
       dbFile: opts.dbFile ?? path.join(chain.tmp, `relayer-${Date.now()}-${Math.random()}.sqlite`),
       rateLimit: { perSecond: opts.perSecond ?? 1000, capacity: opts.capacity ?? 1000 },
+      ...(opts.indexerUrl === undefined ? {} : { indexerUrl: opts.indexerUrl }),
     },
     relayerLog,
   );

@@ -9,7 +9,7 @@ import { computeRegistryAbi } from "@jeju/compute-sdk/abis/index";
 import type { Hono, MiddlewareHandler } from "hono";
 import type { NodeConfig } from "../config.ts";
 import type { Logger } from "../logger.ts";
-import { marketplaceOptions, providersRoutes } from "../marketplace/index.ts";
+import { marketplaceOptions, providersRoutes } from "@jeju/compute-sdk/marketplace/index";
 import { SqliteSpentNonceStore, type TokenCounter, x402Payments } from "../payments/index.ts";
 import { ContainerManager } from "../rentals/containers.ts";
 import { detectGpus } from "../rentals/gpus.ts";

@@ -7,7 +7,8 @@
  *   `SessionCreated` values. Sending the same request again returns the same session (idempotent by nonce).
  * - `DELETE /v1/sessions/:id` with the renter's EIP-712 `EndSession` signature → `endSessionBySig`; `200` with
  *   the `SessionEnded` values (refund credited to the renter in the contract).
- * - `GET /v1/sessions/:id` → the on-chain session.
+ * - `GET /v1/sessions/:id` → the on-chain session, with `ssh` `{host, port, username, hostKey}` from its
+ *   SessionActivated event while it is active (what the provider published; the gateway adds nothing of its own).
  */
 import { addressSchema, exactEvmPayloadSchema, sessionAuthorizationNonce } from "@jeju/compute-sdk/x402/index";
 import { Hono } from "hono";
@@ -17,6 +18,7 @@ import type { TxQueue } from "../chain/txQueue.ts";
 import { badRequest, RelayerError, rateLimited } from "../errors.ts";
 import type { RateLimiter } from "../http/rateLimit.ts";
 import type { Logger } from "../logger.ts";
+import { parseConnection } from "../ssh/targets.ts";
 import { computeRegistryAbi, computeRentalAbi as rentalRelayAbi, localUsdcAbi } from "@jeju/compute-sdk/abis/index";
 
 /** Everything a relayed call can revert with (rental, registry, token), to name the error. */
@@ -31,6 +33,8 @@ export type SessionsDeps = {
   log: Logger;
   rateLimiter?: RateLimiter;
   receiptTimeoutMs?: number;
+  /** Where event searches start (the deployment block). */
+  startBlock?: bigint;
 };
 
 const uint = z.union([z.string().regex(/^\d+$/), z.number().int().min(0)]).transform((v) => BigInt(v));
@@ -162,7 +166,19 @@ export function sessionsRoute(deps: SessionsDeps): Hono {
     const id = sessionIdParam(c.req.param("id"));
     const s = await pc.readContract({ address: rental, abi: rentalRelayAbi, functionName: "getSession", args: [id] });
     if (s.status === 0) throw new RelayerError(404, "session_not_found", `Session ${id} does not exist.`);
-    return c.json(jsonSafe({ sessionId: id, ...s }));
+    let ssh: ReturnType<typeof parseConnection> | null = null;
+    if (s.status === 2) {
+      const [activated] = await pc.getContractEvents({
+        address: rental,
+        abi: rentalRelayAbi,
+        eventName: "SessionActivated",
+        args: { sessionId: id },
+        fromBlock: deps.startBlock ?? 0n,
+        strict: true,
+      });
+      ssh = (activated && parseConnection(activated.args.connection)) ?? null;
+    }
+    return c.json(jsonSafe({ sessionId: id, ...s, ssh }));
   });
 
   app.delete("/:id", async (c) => {

@@ -1,5 +1,5 @@
 /**
- * Marketplace reads on the node, served from the indexer:
+ * Marketplace reads (the node's and the gateway's), served from the indexer:
  *   GET /v1/providers                    providers (filters: model, minGpus, minAvailableGpus, tee, maxPrice,
  *                                        token, sort; active=true (default) | false | all)
  *   GET /v1/providers/:id                one provider; `:id` is an address in any case or "provider-0x…"
@@ -15,8 +15,8 @@ import {
   IndexerNotFoundError,
   type IndexerClient,
   type ProviderFilters,
-} from "@jeju/compute-sdk/indexer/index";
-import { OpenAIError, toOpenAIError } from "@jeju/compute-sdk/openai/errors";
+} from "../indexer/index.ts";
+import { OpenAIError, toOpenAIError } from "../openai/errors.ts";
 import { Hono } from "hono";
 import { type Address, isAddress } from "viem";
 import { type ChainSource, readProviderFromChain } from "./chain.ts";

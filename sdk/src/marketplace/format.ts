@@ -2,8 +2,8 @@
  * Indexer records → the node's marketplace JSON (`/v1/providers…`): hardware specs, pricing with token
  * symbol and decimals, availability, TEE status and attestation measurements.
  */
-import type { Provider } from "@jeju/compute-sdk/indexer/types";
-import { teeTypeLabel } from "@jeju/compute-sdk/indexer/tee";
+import type { Provider } from "../indexer/types.ts";
+import { teeTypeLabel } from "../indexer/tee.ts";
 import { type Address, formatUnits, getAddress, keccak256, toBytes, zeroAddress } from "viem";
 
 export type TokenInfo = { symbol: string; decimals: number };

@@ -2,9 +2,9 @@
  * Fallback for single-provider reads when the indexer is down: the registry's views. The chain keeps only the
  * attestation's hash, so `attestation` is empty (and the provider reads as not TEE-verified) on this path.
  */
-import { computeRegistryAbi } from "@jeju/compute-sdk/abis/index";
-import { teeTypeFromIndex } from "@jeju/compute-sdk/indexer/tee";
-import type { Provider } from "@jeju/compute-sdk/indexer/types";
+import { computeRegistryAbi } from "../abis/index.ts";
+import { teeTypeFromIndex } from "../indexer/tee.ts";
+import type { Provider } from "../indexer/types.ts";
 import { type Address, getAddress, type PublicClient, zeroAddress } from "viem";
 
 export type ChainSource = {

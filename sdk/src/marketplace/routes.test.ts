@@ -3,7 +3,7 @@ import {
   IndexerUnavailableError,
   type IndexerClient,
   type Provider,
-} from "@jeju/compute-sdk/indexer/index";
+} from "../indexer/index.ts";
 import { keccak256, toBytes, zeroAddress } from "viem";
 import { describe, expect, it } from "vitest";
 import { parseAttestation } from "./format.ts";
