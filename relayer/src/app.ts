@@ -27,10 +27,16 @@ import { facilitatorRoute } from "./facilitator/routes.ts";
 import { type CreateGatewayOptions, createGateway, DEFAULT_INDEXER_URL, type Gateway, gatewayRoutes } from "./gateway/index.ts";
 import { RateLimiter } from "./http/rateLimit.ts";
 import type { Logger } from "./logger.ts";
+import { a2aRoutes } from "@jeju/compute-sdk/agents/a2a";
+import { internalCaller } from "@jeju/compute-sdk/agents/internal";
+import { mcpRoute } from "@jeju/compute-sdk/agents/mcp";
 import { providersRoutes, type ProvidersRoutesOptions } from "@jeju/compute-sdk/marketplace/index";
+import { OpenAIError } from "@jeju/compute-sdk/openai/index";
 import { DowntimeKeeper } from "./keeper/downtime.ts";
 import { sessionsRoute } from "./sessions/routes.ts";
 import { nodesRoutes } from "./ui/nodes.ts";
+
+const RELAYER_VERSION = "0.1.0";
 
 export type AppDeps = {
   facilitator: Facilitator;
@@ -46,6 +52,8 @@ export type AppDeps = {
   gateway?: Gateway;
   /** Where event searches start (the deployment block). */
   startBlock?: bigint;
+  /** ComputeRegistry (sessions without a payment are quoted by their provider). */
+  registry?: `0x${string}`;
   /** The Gateway UI at /nodes: the registry it registers into, and the RPC its `cast` commands name. */
   ui?: { registry: `0x${string}`; rpcUrl: string };
   /** The marketplace reads (`/v1/providers…`, `/v1/network`): the registry and the indexer. */
@@ -73,7 +81,20 @@ export function createApp(deps: AppDeps): Hono {
     );
     app.route("/", providersRoutes(m.providers));
   }
-  if (deps.gateway !== undefined) app.route("/", gatewayRoutes(deps.gateway, deps.log));
+  if (deps.gateway !== undefined) {
+    app.route("/", gatewayRoutes(deps.gateway, deps.log));
+    // Agents: A2A and MCP over this same marketplace API, called in-process (inference routed to providers,
+    // provider discovery, rental quotes and sessions).
+    const agents = {
+      call: internalCaller((request) => app.fetch(request)),
+      log: deps.log,
+      version: RELAYER_VERSION,
+      chainEnabled: deps.marketplace !== undefined,
+      role: "gateway" as const,
+    };
+    app.route("/", a2aRoutes(agents));
+    app.route("/mcp", mcpRoute(agents));
+  }
   if (deps.ui !== undefined) {
     app.route(
       "/",
@@ -101,6 +122,8 @@ export function createApp(deps: AppDeps): Hono {
     c.json(new RelayerError(404, "not_found", `No route for ${c.req.method} ${c.req.path}`).toJSON(), 404),
   );
   app.onError((err, c) => {
+    // The agents' routes (A2A, MCP) answer bad input with OpenAI-shaped errors, as the inference routes do.
+    if (err instanceof OpenAIError) return c.json(err.toJSON(), err.status as 400);
     let e: RelayerError;
     if (err instanceof RelayerError) e = err;
     else if (err instanceof HTTPException) e = new RelayerError(err.status, "http_error", err.message);
@@ -178,6 +201,7 @@ export async function createRelayer(
     rateLimiter,
     gateway,
     ui: gateway === undefined ? undefined : { registry: getAddress(registry), rpcUrl: config.rpcUrl },
+    registry: gateway === undefined ? undefined : getAddress(registry),
     startBlock: config.deployments.startBlock === undefined ? undefined : BigInt(config.deployments.startBlock),
     marketplace:
       gateway === undefined

@@ -14,6 +14,9 @@ import type { SettleResponse } from "@x402/core/types";
 import { ExactEvmScheme } from "@x402/evm/exact/client";
 import { wrapFetchWithPayment, x402Client } from "@x402/fetch";
 import { Hono } from "hono";
+import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import OpenAI from "openai";
 import os from "node:os";
 import path from "node:path";
@@ -242,6 +245,33 @@ describe("inference gateway", () => {
     expect(data.choices).toEqual(direct.choices);
     expect(data.usage).toEqual(direct.usage);
     expect(data.choices[0]?.message.content?.length).toBeGreaterThan(0);
+  });
+
+  it("agents at the gateway: the docs' A2A inference task and the MCP chat tool are answered by the cheapest provider", async () => {
+    const direct = await A.node.client.chat.completions.create(CHAT);
+    const res = await fetch(`${relayerServer.url}/a2a`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ type: "task", task: { skill: "inference", parameters: CHAT } }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { type: string; task: { status: string; result: { choices: unknown } } };
+    expect(body).toMatchObject({ type: "task_result", task: { status: "completed" } });
+    expect(body.task.result.choices).toEqual(direct.choices);
+
+    const mcp = new McpClient({ name: "gateway-e2e", version: "1.0.0" });
+    await mcp.connect(new StreamableHTTPClientTransport(new URL(`${relayerServer.url}/mcp`)));
+    try {
+      const r = (await mcp.callTool({ name: "chat", arguments: { model: MODEL, messages: CHAT.messages, max_tokens: CHAT.max_tokens } })) as CallToolResult;
+      expect(r.isError ?? false).toBe(false);
+      expect(r.content).toEqual([{ type: "text", text: direct.choices[0]?.message.content }]);
+    } finally {
+      await mcp.close();
+    }
+
+    const bad = await fetch(`${relayerServer.url}/a2a`, { method: "POST", headers: { "content-type": "application/json" }, body: "{" });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { type: string } }).error.type).toBe("invalid_request_error");
   });
 
   it("streams chat chunk by chunk: same text, several chunks spread over time, usage last, a clean end", async () => {

@@ -205,7 +205,7 @@ describe.skipIf(skip)("sdk e2e", () => {
       wallet: createWalletClient({ chain: anvilChain, transport: http(chainH.anvil.rpcUrl), account: renterAccount }),
     });
 
-  it("agents get the same rental quote over MCP and A2A as over HTTP, to the wei", async () => {
+  it("agents get the same rental quote over MCP and A2A as over HTTP, to the wei, from the node and from the marketplace gateway", async () => {
     const args = { providerId: `provider-${providerAccount.address}`, durationHours: 2, sshPublicKey: pub, gpuCount: 0 };
     const res = await fetch(`${nodeUrl}/v1/sessions`, {
       method: "POST",
@@ -238,6 +238,38 @@ describe.skipIf(skip)("sdk e2e", () => {
     expect(task.task.status).toBe("failed");
     expect(task.task.error.code).toBe("payment_required");
     expect(task.task.error.data).toEqual(quote);
+
+    // The gateway (relayer) asks the session's provider for the quote: the same to the wei, over HTTP and agents.
+    const viaGateway = await fetch(`${relayer.url}/v1/sessions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(args) });
+    expect(viaGateway.status).toBe(402);
+    expect(viaGateway.headers.get("x-compute-provider")).toBe(`provider-${providerAccount.address}`);
+    expect(await viaGateway.json()).toEqual(quote);
+    const gatewayTask = await fetch(`${relayer.url}/a2a`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ type: "task", task: { skill: "rent_compute", parameters: args } }),
+    });
+    expect(gatewayTask.status).toBe(402);
+    expect(((await gatewayTask.json()) as { task: { error: { data: unknown } } }).task.error.data).toEqual(quote);
+    const card = (await (await fetch(`${relayer.url}/.well-known/agent-card.json`)).json()) as { name: string; skills: { id: string }[] };
+    expect(card.name).toBe("Compute marketplace gateway");
+    expect(card.skills.map((s) => s.id)).toEqual(["inference", "embed", "rent_compute", "list_providers"]);
+    const gatewayMcp = new McpClient({ name: "sdk-e2e", version: "1.0.0" });
+    await gatewayMcp.connect(new StreamableHTTPClientTransport(new URL(`${relayer.url}/mcp`)));
+    try {
+      const names = (await gatewayMcp.listTools()).tools.map((t) => t.name);
+      expect(names).toContain("rent_compute");
+      expect(names, "a gateway has no machine of its own").not.toContain("hardware");
+      const r = (await gatewayMcp.callTool({ name: "rent_compute", arguments: args })) as CallToolResult;
+      expect(r.content).toEqual([{ type: "text", text: `HTTP 402: ${quote.error.message}\n${JSON.stringify(quote)}` }]);
+      // Discovery through the gateway's indexer-backed /v1/providers.
+      await waitFor("the indexer lists the provider", async () => {
+        const list = (await gatewayMcp.callTool({ name: "list_providers", arguments: {} })) as CallToolResult;
+        return JSON.stringify(list.content).includes(providerAccount.address);
+      }, { timeoutMs: 30_000 });
+    } finally {
+      await gatewayMcp.close();
+    }
   });
 
   it("discovers the chain and contracts from /v1/network", async () => {
@@ -435,6 +467,13 @@ describe.skipIf(skip)("sdk e2e", () => {
     const usage = await sh(process.execPath, [COMPUTE_BIN, "rent", "--hours", "1"], env);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("error: rent: --provider <id> is required.");
+
+    // The default is one GPU; this provider has none: the contract's error, then what to do.
+    const noGpu = await sh(process.execPath, [COMPUTE_BIN, "rent", "--provider", providerAccount.address, "--hours", "1", "--key", `${key}.pub`], env);
+    expect(noGpu.code).toBe(1);
+    expect(noGpu.stderr).toContain(
+      `error: createSession reverted: InsufficientGpus(${providerAccount.address}, 1, 0): the provider has 0 GPU(s) free; ask for fewer (--gpus 0 rents CPU only) or pick another provider (compute providers)`,
+    );
   });
 
   it("the marketplace gateway as the endpoint: providers, rent, status, ssh and end all through the relayer", async () => {

@@ -10,8 +10,8 @@ import { MockBackend } from "../backends/mock.ts";
 import { silentLogger } from "../logger.ts";
 import { startTestNode, type TestNode } from "../testing/harness.ts";
 import { defaultServerCallContextBuilder, UnauthenticatedUser } from "@a2a-js/sdk/server";
-import { a2aRoutes, RecentTaskStore } from "./a2a.ts";
-import type { NodeCallRequest, NodeCallResult } from "./internal.ts";
+import { a2aRoutes, RecentTaskStore } from "@jeju/compute-sdk/agents/a2a";
+import type { NodeCallRequest, NodeCallResult } from "@jeju/compute-sdk/agents/internal";
 
 /** The body of the docs' curl example. */
 const DOCS_BODY = {

@@ -66,6 +66,8 @@ export type SshServerOptions = {
   maxAuthAttempts?: number;
   /** Concurrent connections per session (default 32). */
   maxConnectionsPerSession?: number;
+  /** Open connections at once, authenticated or not (default 512); more are refused at accept. */
+  maxConnections?: number;
   /** Pre-auth banner. */
   banner?: string;
   /** OpenSSH public key lines of trusted SSH relays (SSH_RELAY_KEYS): each may log in as any active session. */
@@ -131,6 +133,7 @@ export class SshServer {
       (conn: Connection, info: { ip: string; port: number }) => this.onConnection(conn, info),
     );
     this.server.on("error", (err: Error) => this.log.error({ err }, "ssh server error"));
+    this.server.maxConnections = opts.maxConnections ?? 512;
   }
 
   /** Listens; resolves with the bound port. */

@@ -5,6 +5,8 @@
  *   `sessionAuthorizationNonce(provider, durationHours, sshPublicKey, gpuCount, salt)` → the relayer checks it,
  *   simulates and sends `createSessionWithAuthorization`; the session belongs to the signer. `201` with the
  *   `SessionCreated` values. Sending the same request again returns the same session (idempotent by nonce).
+ * - `POST /v1/sessions` without a payment: forwarded to the session's provider (registered and active, its
+ *   registered endpoint), whose answer is the 402 quote with the exact cost and how to pay.
  * - `DELETE /v1/sessions/:id` with the renter's EIP-712 `EndSession` signature → `endSessionBySig`; `200` with
  *   the `SessionEnded` values (refund credited to the renter in the contract).
  * - `GET /v1/sessions/:id` → the on-chain session, with `ssh` `{host, port, username, hostKey}` from its
@@ -19,6 +21,8 @@ import { badRequest, RelayerError, rateLimited } from "../errors.ts";
 import type { RateLimiter } from "../http/rateLimit.ts";
 import type { Logger } from "../logger.ts";
 import { parseConnection } from "../ssh/targets.ts";
+import { endpointBase } from "../gateway/directory.ts";
+import { parseProviderId } from "@jeju/compute-sdk/marketplace/index";
 import { computeRegistryAbi, computeRentalAbi as rentalRelayAbi, localUsdcAbi } from "@jeju/compute-sdk/abis/index";
 
 /** Everything a relayed call can revert with (rental, registry, token), to name the error. */
@@ -35,7 +39,42 @@ export type SessionsDeps = {
   receiptTimeoutMs?: number;
   /** Where event searches start (the deployment block). */
   startBlock?: bigint;
+  /** ComputeRegistry: without a payment, POST / asks the session's provider for its quote. */
+  registry?: `0x${string}`;
+  fetch?: typeof fetch;
 };
+
+const QUOTE_TIMEOUT_MS = 10_000;
+
+/** Forwards a session request without payment to its provider's node, which answers with its 402 quote. */
+async function quoteFromProvider(deps: SessionsDeps, registry: `0x${string}`, raw: Record<string, unknown>): Promise<Response> {
+  const id = typeof raw.providerId === "string" ? raw.providerId : typeof raw.provider === "string" ? raw.provider : "";
+  const provider = parseProviderId(id);
+  if (provider === undefined) {
+    throw badRequest("invalid_request", "Invalid 'providerId': a provider address (0x…) or provider-0x… is required.");
+  }
+  const p = await deps.publicClient.readContract({ address: registry, abi: computeRegistryAbi, functionName: "getProvider", args: [provider] });
+  const base = p.registered && p.active ? endpointBase(p.endpoint) : undefined;
+  if (base === undefined) {
+    throw new RelayerError(404, "provider_not_found", `Provider ${id} is not an active registered provider with an http(s) endpoint.`);
+  }
+  let res: Response;
+  try {
+    res = await (deps.fetch ?? fetch)(`${base}/v1/sessions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(raw),
+      signal: AbortSignal.timeout(QUOTE_TIMEOUT_MS),
+    });
+  } catch (err) {
+    throw new RelayerError(502, "provider_unreachable", `Provider ${provider} did not answer: ${(err as Error).message}`, { retryable: true });
+  }
+  const text = await res.text();
+  return new Response(text, {
+    status: res.status,
+    headers: { "content-type": res.headers.get("content-type") ?? "application/json", "x-compute-provider": `provider-${getAddress(provider)}` },
+  });
+}
 
 const uint = z.union([z.string().regex(/^\d+$/), z.number().int().min(0)]).transform((v) => BigInt(v));
 const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/);
@@ -51,13 +90,19 @@ const createSchema = z.object({
 
 const endSchema = z.object({ deadline: uint, signature: z.string().regex(/^0x[0-9a-fA-F]+$/) });
 
-async function body<T extends z.ZodType>(req: Request, schema: T): Promise<z.infer<T>> {
-  let raw: unknown;
+async function readJson(req: Request): Promise<unknown> {
   try {
-    raw = await req.json();
+    return await req.json();
   } catch {
     throw badRequest("invalid_json", "Request body is not valid JSON.");
   }
+}
+
+async function body<T extends z.ZodType>(req: Request, schema: T): Promise<z.infer<T>> {
+  return parseBody(schema, await readJson(req));
+}
+
+function parseBody<T extends z.ZodType>(schema: T, raw: unknown): z.infer<T> {
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -76,7 +121,13 @@ export function sessionsRoute(deps: SessionsDeps): Hono {
   const { publicClient: pc, rental, usdc } = deps;
 
   app.post("/", async (c) => {
-    const b = await body(c.req.raw, createSchema);
+    const raw = await readJson(c.req.raw);
+    // No payment yet: the session's provider quotes it (402 with the exact cost and how to pay), as when the
+    // renter asks that node directly. Only a registered, active provider's own endpoint is called.
+    if (deps.registry !== undefined && typeof raw === "object" && raw !== null && !("payment" in raw)) {
+      return quoteFromProvider(deps, deps.registry, raw as Record<string, unknown>);
+    }
+    const b = parseBody(createSchema, raw);
     const a = b.payment.authorization;
     const from = getAddress(a.from);
     const provider = getAddress(b.provider);

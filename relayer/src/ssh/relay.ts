@@ -59,6 +59,8 @@ export type SshRelayOptions = {
   maxAuthAttempts?: number;
   /** Time allowed to reach the provider's SSH server (default 10 s). */
   connectTimeoutMs?: number;
+  /** Open connections at once, authenticated or not (default 512); more are refused at accept. */
+  maxConnections?: number;
 };
 
 type Upstream = { client: InstanceType<typeof Client>; ready: Promise<void> };
@@ -81,6 +83,8 @@ export class SshRelay {
       this.onConnection(conn, info),
     );
     this.server.on("error", (err: Error) => o.log.error({ err }, "ssh relay error"));
+    // Each connection may cost chain reads and an upstream connection: cap them (ssh2 drops the excess).
+    this.server.maxConnections = o.maxConnections ?? 512;
   }
 
   async listen(): Promise<number> {

@@ -76,8 +76,19 @@ function amount(value: bigint, token: Address, usdc: Address | undefined): strin
   return `${value} (token ${token})`;
 }
 
+/** What to do about the reverts a renter meets most, after the contract's own words. */
+function revertHint(err: ComputeContractError): string {
+  if (err.errorName === "InsufficientGpus") {
+    return `: the provider has ${String(err.args[2])} GPU(s) free; ask for fewer (--gpus 0 rents CPU only) or pick another provider (compute providers)`;
+  }
+  if (err.errorName === "ProviderNotActive") {
+    return ": the provider is not active (deactivated, or reported for downtime); pick another one (compute providers)";
+  }
+  return "";
+}
+
 function describeError(err: unknown): string {
-  if (err instanceof ComputeContractError) return err.message;
+  if (err instanceof ComputeContractError) return err.message + revertHint(err);
   if (err instanceof ComputeApiError) return err.message;
   if (err instanceof ComputeError || err instanceof UsageError) return err.message;
   if (err instanceof Error) {

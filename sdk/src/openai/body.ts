@@ -1,4 +1,4 @@
-import { bodyTooLargeError } from "./errors.ts";
+import { bodyTooLargeError, malformedJsonError } from "./errors.ts";
 
 /**
  * A request body's bytes, refusing more than `limit` as they stream in (for bodies without a trustworthy
@@ -20,4 +20,19 @@ export async function readBodyLimited(body: ReadableStream<Uint8Array> | null, l
     chunks.push(value);
   }
   return Buffer.concat(chunks);
+}
+
+/**
+ * A request's JSON body, refusing more than `limit` bytes (a declared Content-Length over it before reading, a
+ * chunked body as it arrives); malformed JSON is a 400 OpenAI error.
+ */
+export async function readJsonLimited(request: Request, limit: number): Promise<unknown> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > limit) throw bodyTooLargeError(limit);
+  const text = Buffer.from(await readBodyLimited(request.body, limit)).toString("utf8");
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw malformedJsonError(err);
+  }
 }

@@ -48,9 +48,9 @@ import {
   UnauthenticatedUser,
   validateVersion,
 } from "@a2a-js/sdk/server";
-import { internalError, invalidRequestError, OpenAIError } from "@jeju/compute-sdk/openai/index";
+import { readJsonLimited } from "../openai/body.ts";
+import { internalError, invalidRequestError, OpenAIError } from "../openai/index.ts";
 import { type Context, Hono } from "hono";
-import { readJsonBody } from "../http/body.ts";
 import {
   type AgentDeps,
   errorMessage,
@@ -89,7 +89,7 @@ const SKILLS: readonly Skill[] = [
       id: "inference",
       name: "Inference",
       description:
-        "Chat completion on a model this node serves (OpenAI /v1/chat/completions, non-streaming). Parameters are an OpenAI chat request: model, messages, max_tokens, temperature, … A plain text message is answered by the node's first model.",
+        "Chat completion (OpenAI /v1/chat/completions, non-streaming) on a model served here: a node's own models, or at the marketplace gateway any provider's, routed to the cheapest live one. Parameters are an OpenAI chat request: model, messages, max_tokens, temperature, … A plain text message is answered by the first model listed.",
       tags: ["inference", "llm", "chat", "openai"],
       examples: [
         '{"skill":"inference","parameters":{"model":"llama2","messages":[{"role":"user","content":"Analyze this market data..."}]}}',
@@ -203,7 +203,7 @@ export function a2aRoutes(deps: AgentDeps): Hono {
 
   app.post("/a2a", async (c) => {
     // Malformed JSON and oversize bodies throw OpenAIErrors (400 / 413) that the app's onError answers.
-    const body = await readJsonBody(c, MAX_A2A_BODY_BYTES);
+    const body = await readJsonLimited(c.req.raw, MAX_A2A_BODY_BYTES);
     if (isRecord(body) && body.jsonrpc === "2.0") {
       // A handler per request, because the card it checks versions against carries this request's origin;
       // the store and buses are shared.
@@ -349,7 +349,7 @@ function skillExecutor(deps: AgentDeps): AgentExecutor {
     // Tasks are stored only once terminal (one API call each), so the SDK refuses to cancel them before
     // this is reached; say so should it ever be.
     async cancelTask(): Promise<void> {
-      throw new TaskNotCancelableError("A2A tasks on this node finish in one call and cannot be canceled.");
+      throw new TaskNotCancelableError("A2A tasks here finish in one call and cannot be canceled.");
     },
   };
 }
@@ -374,7 +374,7 @@ async function askFirstModel(deps: AgentDeps, call: NodeCall, text: string): Pro
   const list = (models.body as { data?: Array<{ id?: unknown }> } | undefined)?.data;
   const model = list?.[0]?.id;
   if (typeof model !== "string") {
-    return failure(new OpenAIError(503, "This node serves no models right now.", { code: "no_models" }));
+    return failure(new OpenAIError(503, "No models are served here right now.", { code: "no_models" }));
   }
   return runSkill(deps, call, "inference", { model, messages: [{ role: "user", content: text }] });
 }
@@ -499,9 +499,11 @@ function failure(err: OpenAIError): SkillOutcome {
 
 function agentCard(deps: AgentDeps, origin: string): AgentCard {
   return {
-    name: "Compute provider node",
+    name: deps.role === "gateway" ? "Compute marketplace gateway" : "Compute provider node",
     description:
-      "A Compute marketplace provider node: OpenAI-compatible inference and embeddings on the models it serves" +
+      (deps.role === "gateway"
+        ? "The Compute marketplace: OpenAI-compatible inference and embeddings on every provider's models, each request routed to the cheapest live provider serving the model"
+        : "A Compute marketplace provider node: OpenAI-compatible inference and embeddings on the models it serves") +
       (deps.chainEnabled ? ", and the marketplace: provider discovery and GPU rentals." : ".") +
       " Send a data part {skill, parameters} to run a skill, or plain text to ask the first model.",
     // 1.0, and the same endpoint again as 0.3 for clients that predate 1.0 (`message/send`, `tasks/get`).

@@ -54,10 +54,14 @@ export function mcpRoute(deps: AgentDeps): Hono {
 
 function buildServer(deps: AgentDeps, call: NodeCall): McpServer {
   const server = new McpServer(
-    { name: "compute-node", title: "Compute provider node", version: deps.version },
+    deps.role === "gateway"
+      ? { name: "compute-gateway", title: "Compute marketplace gateway", version: deps.version }
+      : { name: "compute-node", title: "Compute provider node", version: deps.version },
     {
       instructions:
-        "Inference on this provider's models (OpenAI-compatible), embeddings, this machine's hardware" +
+        (deps.role === "gateway"
+          ? "Inference on every provider's models (OpenAI-compatible, routed to the cheapest live provider), embeddings"
+          : "Inference on this provider's models (OpenAI-compatible), embeddings, this machine's hardware") +
         (deps.chainEnabled ? ", and the Compute marketplace: providers and GPU rentals." : "."),
     },
   );
@@ -84,7 +88,7 @@ function buildServer(deps: AgentDeps, call: NodeCall): McpServer {
     "list_models",
     {
       title: "List models",
-      description: "The models this node serves (OpenAI /v1/models).",
+      description: "The models served here: a node's own, or at the gateway every active provider's (OpenAI /v1/models).",
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     () => run({ method: "GET", path: "/v1/models" }),
@@ -95,7 +99,7 @@ function buildServer(deps: AgentDeps, call: NodeCall): McpServer {
     {
       title: "Chat completion",
       description:
-        "Ask a model served by this node (OpenAI chat completions). Returns the assistant's reply as text and the full completion (usage, finish_reason) as structured content.",
+        "Ask a model served here (OpenAI chat completions; at the gateway, routed to the cheapest live provider serving it). Returns the assistant's reply as text and the full completion (usage, finish_reason) as structured content.",
       inputSchema: {
         model: z.string().min(1).describe("Model id from list_models"),
         messages: z.array(message).min(1),
@@ -146,7 +150,8 @@ function buildServer(deps: AgentDeps, call: NodeCall): McpServer {
     (args) => run({ method: "POST", path: "/v1/embeddings", body: { ...args, encoding_format: "float" } }),
   );
 
-  server.registerTool(
+  // A gateway has no machine of its own to describe.
+  if (deps.role !== "gateway") server.registerTool(
     "hardware",
     {
       title: "Hardware",

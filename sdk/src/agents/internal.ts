@@ -1,7 +1,8 @@
 /**
- * Agents (A2A, MCP) call the node's own HTTP API in-process: the same validation, error bodies, model
- * routing, payments and marketplace wiring as an outside client gets, with no second implementation of
- * any of it. A skill or tool is a thin translation of its arguments to one of these calls.
+ * Agents (A2A, MCP) call the app's own HTTP API in-process (a provider node's, or the marketplace gateway's): the
+ * same validation, error bodies, model routing, payments and marketplace wiring as an outside client gets, with
+ * no second implementation of any of it. A skill or tool is a thin translation of its arguments to one of these
+ * calls.
  */
 
 export type NodeCallRequest = {
@@ -70,12 +71,20 @@ export function errorMessage(result: NodeCallResult): string {
   return typeof m === "string" ? m : `request failed with HTTP ${result.status}`;
 }
 
+/** The part of a pino logger the agents use. */
+export type AgentLogger = { error(obj: object, msg: string): void };
+
 /** What the agent front-ends (A2A, MCP) get from the app. */
 export type AgentDeps = {
   /** This node's HTTP API, in-process. */
   call: NodeCall;
-  log: import("../logger.ts").Logger;
+  log: AgentLogger;
   version: string;
   /** Whether marketplace routes (providers, sessions) are on. */
   chainEnabled: boolean;
+  /**
+   * Who answers: a provider node (its own models and machine), or the marketplace gateway (the relayer: models
+   * of every provider, routed to the cheapest live one; no machine of its own). Default "node".
+   */
+  role?: "node" | "gateway";
 };
