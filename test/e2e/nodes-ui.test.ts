@@ -30,6 +30,8 @@ let publicClient: PublicClient;
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), "compute-chromium-"));
 const hostile = privateKeyToAccount(anvilAccounts[5].privateKey);
 const visitor = privateKeyToAccount(anvilAccounts[6].privateKey);
+/** The page waits on chain reads and the wallet: give it time on a busy machine (expect.poll's default is 1 s). */
+const POLL = { timeout: 15_000 };
 const HOSTILE_ENDPOINT = `http://evil.example/<img src=x onerror="window.__pwned=1">`;
 
 /** A page whose `window.ethereum` is a wallet holding `account` (anvil signs; the page only sees EIP-1193). */
@@ -111,10 +113,10 @@ describe.skipIf(skip)("Gateway UI /nodes (Chromium)", () => {
   it("without a wallet it says so and shows the cast command for the same registration", async () => {
     const page = await walletPage();
     await page.click("#connect");
-    await expect.poll(() => page.locator("#status").textContent()).toContain("No wallet found in this browser");
+    await expect.poll(() => page.locator("#status").textContent(), POLL).toContain("No wallet found in this browser");
     await page.fill("#endpoint", "https://mynode.example.com:4007");
     await page.locator("#endpoint").dispatchEvent("change");
-    await expect.poll(() => page.locator("#cast").textContent()).toContain(`cast send ${stack.deployments.ComputeRegistry}`);
+    await expect.poll(() => page.locator("#cast").textContent(), POLL).toContain(`cast send ${stack.deployments.ComputeRegistry}`);
     const cast = (await page.locator("#cast").textContent()) ?? "";
     expect(cast).toContain(`"register(string,string,uint256)"`);
     expect(cast).toContain("'https://mynode.example.com:4007'");
@@ -125,12 +127,12 @@ describe.skipIf(skip)("Gateway UI /nodes (Chromium)", () => {
   it("registers the visitor's node with their wallet: a bad stake is refused first, then the transaction lands and the node is listed", async () => {
     const page = await walletPage(visitor.address);
     await page.click("#connect");
-    await expect.poll(() => page.locator("#account").textContent()).toBe(visitor.address);
+    await expect.poll(() => page.locator("#account").textContent(), POLL).toBe(visitor.address);
     await page.fill("#endpoint", "http://127.0.0.1:4999");
     await page.fill("#price", "0.02");
     await page.fill("#stake", "0.05");
     await page.click("#submit");
-    await expect.poll(() => page.locator("#status").textContent()).toBe("stake: at least 0.1 ETH");
+    await expect.poll(() => page.locator("#status").textContent(), POLL).toBe("stake: at least 0.1 ETH");
     expect((await getProvider(visitor.address)).registered).toBe(false);
 
     await page.fill("#stake", "0.25");
@@ -144,7 +146,7 @@ describe.skipIf(skip)("Gateway UI /nodes (Chromium)", () => {
 
     // Registering again is refused before any transaction.
     await page.click("#submit");
-    await expect.poll(() => page.locator("#status").textContent()).toBe(`${visitor.address} is already registered (endpoint http://127.0.0.1:4999)`);
+    await expect.poll(() => page.locator("#status").textContent(), POLL).toBe(`${visitor.address} is already registered (endpoint http://127.0.0.1:4999)`);
   });
 
   it("the API names the field that is wrong", async () => {

@@ -212,6 +212,9 @@ const APP_JS = `"use strict";
   const $ = (id) => document.getElementById(id);
   let account;
   let mine;
+  let busy = false;
+  // Bumped by every check and by a registration, so an older check's answer never overwrites a newer status.
+  let generation = 0;
 
   function setStatus(text, kind) {
     const el = $("status");
@@ -298,6 +301,8 @@ const APP_JS = `"use strict";
   async function register(ev) {
     ev.preventDefault();
     $("submit").disabled = true;
+    busy = true;
+    generation++;
     try {
       if (!account && !(await connect())) return;
       setStatus("Checking…");
@@ -329,13 +334,22 @@ const APP_JS = `"use strict";
     } catch (err) {
       setStatus((err && err.message) || String(err), "error");
     } finally {
+      busy = false;
       $("submit").disabled = false;
     }
   }
 
   $("connect").addEventListener("click", () => connect().catch((err) => setStatus(err.message || String(err), "error")));
   $("register").addEventListener("submit", register);
-  $("register").addEventListener("change", () => prepare().then(() => setStatus(""), (err) => setStatus(err.message, "error")));
+  // Live check of the form (and the cast command) as it changes; a registration in progress owns the status line.
+  $("register").addEventListener("change", () => {
+    const g = ++generation;
+    const current = () => g === generation && !busy;
+    prepare().then(
+      () => current() && setStatus(""),
+      (err) => current() && setStatus(err.message, "error"),
+    );
+  });
   loadProviders().catch((err) => ($("list-status").textContent = err.message));
 })();
 `;
