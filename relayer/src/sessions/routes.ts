@@ -23,6 +23,7 @@ import type { Logger } from "../logger.ts";
 import { parseConnection } from "../ssh/targets.ts";
 import { endpointBase } from "../gateway/directory.ts";
 import { parseProviderId } from "@jeju/compute-sdk/marketplace/index";
+import { readBodyLimited } from "@jeju/compute-sdk/openai/index";
 import { computeRegistryAbi, computeRentalAbi as rentalRelayAbi, localUsdcAbi } from "@jeju/compute-sdk/abis/index";
 
 /** Everything a relayed call can revert with (rental, registry, token), to name the error. */
@@ -69,8 +70,14 @@ async function quoteFromProvider(deps: SessionsDeps, registry: `0x${string}`, ra
   } catch (err) {
     throw new RelayerError(502, "provider_unreachable", `Provider ${provider} did not answer: ${(err as Error).message}`, { retryable: true });
   }
-  const text = await res.text();
-  return new Response(text, {
+  // A provider's answer is a small JSON quote; never buffer more than 1 MiB of it.
+  let bytes: Uint8Array;
+  try {
+    bytes = await readBodyLimited(res.body, 1024 * 1024);
+  } catch {
+    throw new RelayerError(502, "provider_bad_answer", `Provider ${provider} answered with more than 1 MiB.`);
+  }
+  return new Response(bytes, {
     status: res.status,
     headers: { "content-type": res.headers.get("content-type") ?? "application/json", "x-compute-provider": `provider-${getAddress(provider)}` },
   });
