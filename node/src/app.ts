@@ -11,7 +11,7 @@ import { InflightTracker } from "./http/inflight.ts";
 import { DEFAULT_STREAM_FLUSH_MS } from "./http/sse.ts";
 import type { Logger } from "./logger.ts";
 import { a2aRoutes } from "@jeju/compute-sdk/agents/a2a";
-import { internalCaller } from "@jeju/compute-sdk/agents/internal";
+import { internalCaller, internalStreamer } from "@jeju/compute-sdk/agents/internal";
 import { mcpRoute } from "@jeju/compute-sdk/agents/mcp";
 import { chatCompletionsRoute } from "./routes/chat.ts";
 import { completionsRoute } from "./routes/completions.ts";
@@ -87,6 +87,7 @@ export function createApp(deps: AppDeps): NodeApp {
   // Agents: A2A and MCP front-ends over this same API, called in-process.
   const agents = {
     call: internalCaller((request) => app.fetch(request)),
+    stream: internalStreamer((request) => app.fetch(request)),
     log,
     version: NODE_VERSION,
     chainEnabled: deps.chainEnabled ?? false,

@@ -28,7 +28,7 @@ import { type CreateGatewayOptions, createGateway, DEFAULT_INDEXER_URL, type Gat
 import { RateLimiter } from "./http/rateLimit.ts";
 import type { Logger } from "./logger.ts";
 import { a2aRoutes } from "@jeju/compute-sdk/agents/a2a";
-import { internalCaller } from "@jeju/compute-sdk/agents/internal";
+import { internalCaller, internalStreamer } from "@jeju/compute-sdk/agents/internal";
 import { mcpRoute } from "@jeju/compute-sdk/agents/mcp";
 import { providersRoutes, type ProvidersRoutesOptions } from "@jeju/compute-sdk/marketplace/index";
 import { OpenAIError } from "@jeju/compute-sdk/openai/index";
@@ -87,6 +87,7 @@ export function createApp(deps: AppDeps): Hono {
     // provider discovery, rental quotes and sessions).
     const agents = {
       call: internalCaller((request) => app.fetch(request)),
+      stream: internalStreamer((request) => app.fetch(request)),
       log: deps.log,
       version: RELAYER_VERSION,
       chainEnabled: deps.marketplace !== undefined,

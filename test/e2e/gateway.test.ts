@@ -269,6 +269,24 @@ describe("inference gateway", () => {
       await mcp.close();
     }
 
+    // Streaming (A2A 0.3 message/stream): the provider's tokens come through the gateway as they are made.
+    const streamed = await fetch(`${relayerServer.url}/a2a`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "message/stream",
+        params: { message: { kind: "message", messageId: "g-1", role: "user", parts: [{ kind: "data", data: { skill: "inference", parameters: CHAT } }] } },
+      }),
+    });
+    expect(streamed.headers.get("content-type")).toBe("text/event-stream");
+    type Ev = { result: { kind: string; lastChunk?: boolean; artifact?: { parts: Array<{ kind: string; text?: string }> } } };
+    const events = (await streamed.text()).split("\n\n").filter((e) => e.startsWith("data: ")).map((e) => JSON.parse(e.slice(6)) as Ev);
+    const pieces = events.filter((e) => e.result.kind === "artifact-update" && !e.result.lastChunk).map((e) => e.result.artifact?.parts[0]?.text ?? "");
+    expect(pieces.length).toBeGreaterThan(1);
+    expect(pieces.join("")).toBe(direct.choices[0]?.message.content);
+
     const bad = await fetch(`${relayerServer.url}/a2a`, { method: "POST", headers: { "content-type": "application/json" }, body: "{" });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { type: string } }).error.type).toBe("invalid_request_error");

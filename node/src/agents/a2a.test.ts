@@ -32,7 +32,7 @@ type TaskResult = {
     error?: { message: string; type: string; param: string | null; code: string | null; data?: unknown };
   };
 };
-type Completion = { object: string; model: string; choices: Array<{ message: { content: string } }> };
+type Completion = { object: string; model: string; choices: Array<{ message: { content: string } }>; usage?: unknown };
 
 let node: TestNode;
 
@@ -166,7 +166,7 @@ describe("the agent card", () => {
           { url: `${node.url}/a2a`, protocolBinding: "JSONRPC", protocolVersion: "1.0" },
           { url: `${node.url}/a2a`, protocolBinding: "JSONRPC", protocolVersion: "0.3" },
         ],
-        capabilities: { streaming: false, pushNotifications: false },
+        capabilities: { streaming: true, pushNotifications: false },
         defaultInputModes: ["text/plain", "application/json"],
         defaultOutputModes: ["text/plain", "application/json"],
       });
@@ -252,19 +252,73 @@ describe("standard A2A (JSON-RPC, v1.0) with the official client", () => {
     expect(parts[1]?.content?.value).toMatchObject({ status: 404, error: { code: "model_not_found" } });
   });
 
-  it("refuses streaming and an unsupported A2A-Version with JSON-RPC errors", async () => {
-    const params = { message: { messageId: "m-1", role: "ROLE_USER", parts: [{ text: "hi" }] } };
-    const stream = await post(
-      "/a2a",
-      { jsonrpc: "2.0", id: 7, method: "SendStreamingMessage", params },
-      { "A2A-Version": "1.0" },
-    );
-    expect(stream.status).toBe(200);
-    expect(stream.body).toMatchObject({
-      jsonrpc: "2.0",
-      id: 7,
-      error: { code: -32004, message: "Streaming is not supported." },
+  it("streams inference token by token (SendStreamingMessage, official client): the pieces add up to the answer", async () => {
+    const parameters = { model: "mock-model", messages: [{ role: "user", content: "Stream this, please." }], max_tokens: 24 };
+    const direct = (await post("/v1/chat/completions", parameters)).body as Completion;
+    const request = SendMessageRequest.fromJSON({
+      message: { messageId: crypto.randomUUID(), role: "ROLE_USER", parts: [{ data: { skill: "inference", parameters } }] },
     });
+    const kinds: string[] = [];
+    const pieces: string[] = [];
+    let finalParts: unknown[] = [];
+    let taskId = "";
+    for await (const event of client.sendMessageStream(request)) {
+      const payload = event.payload;
+      if (!payload) continue;
+      kinds.push(payload.$case);
+      if (payload.$case === "task") taskId = payload.value.id;
+      if (payload.$case === "artifactUpdate") {
+        const parts = payload.value.artifact?.parts ?? [];
+        if (payload.value.lastChunk) finalParts = parts;
+        else for (const part of parts) if (part.content?.$case === "text") pieces.push(part.content.value);
+      }
+      if (payload.$case === "statusUpdate") expect(payload.value.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    }
+    expect(kinds[0]).toBe("task");
+    expect(kinds.at(-1)).toBe("statusUpdate");
+    expect(pieces.length, "several pieces, not one").toBeGreaterThan(3);
+    expect(pieces.join("")).toBe(direct.choices[0]?.message.content);
+    expect((finalParts[0] as { content: { value: string } }).content.value).toBe(direct.choices[0]?.message.content);
+    // The stored task holds the answer whole, as a non-streaming request leaves it.
+    const stored = await client.getTask({ tenant: "", id: taskId });
+    expect(stored.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    expect(stored.artifacts).toHaveLength(1);
+    const [text, data] = stored.artifacts[0]?.parts ?? [];
+    expect(text?.content).toEqual({ $case: "text", value: direct.choices[0]?.message.content });
+    expect((data?.content as { value: Record<string, unknown> }).value).toMatchObject({ object: "chat.completion", usage: direct.usage });
+  });
+
+  it("streams for A2A 0.3 too (message/stream as SSE), and a failed skill still ends the stream with the error", async () => {
+    const message = { kind: "message", messageId: "legacy-s", role: "user", parts: [{ kind: "text", text: "Legacy streaming." }] };
+    const res = await fetch(`${node.url}/a2a`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 21, method: "message/stream", params: { message } }),
+    });
+    expect(res.headers.get("content-type")).toBe("text/event-stream");
+    const events = (await res.text()).split("\n\n").filter((e) => e.startsWith("data: ")).map((e) => JSON.parse(e.slice(6)) as { id: number; result: { kind: string; status?: { state: string } } });
+    expect(events[0]?.result.kind).toBe("task");
+    expect(events.filter((e) => e.result.kind === "artifact-update").length).toBeGreaterThan(3);
+    expect(events.at(-1)?.result).toMatchObject({ kind: "status-update", status: { state: "completed" } });
+    expect(events.every((e) => e.id === 21)).toBe(true);
+
+    const unknownModel = await fetch(`${node.url}/a2a`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "A2A-Version": "1.0" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 22,
+        method: "SendStreamingMessage",
+        params: { message: { messageId: "m-x", role: "ROLE_USER", parts: [{ data: { skill: "inference", parameters: { model: "nope", messages: [{ role: "user", content: "x" }] } } }] } },
+      }),
+    });
+    const last = (await unknownModel.text()).split("\n\n").filter((e) => e.startsWith("data: ")).map((e) => JSON.parse(e.slice(6))).at(-1) as { result: { statusUpdate: { status: { state: string; message: { parts: Array<{ text?: string }> } } } } };
+    expect(last.result.statusUpdate.status.state).toBe("TASK_STATE_FAILED");
+    expect(last.result.statusUpdate.status.message.parts[0]?.text).toBe("HTTP 404: The model `nope` does not exist or you do not have access to it.");
+  });
+
+  it("refuses an unsupported A2A-Version with a JSON-RPC error", async () => {
+    const params = { message: { messageId: "m-1", role: "ROLE_USER", parts: [{ text: "hi" }] } };
     const future = await post("/a2a", { jsonrpc: "2.0", id: 8, method: "SendMessage", params }, { "A2A-Version": "9.9" });
     expect(future.body).toMatchObject({
       jsonrpc: "2.0",

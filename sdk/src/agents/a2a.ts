@@ -10,9 +10,10 @@
  *   GET  /.well-known/agent-card.json      the agent card (also under /a2a/.well-known/agent-card.json)
  *
  * Skills are thin translations to one call of this node's own API (see internal.ts), so an agent gets the
- * same answers, errors, prices and payment checks as an HTTP client. Everything finishes in one API call,
- * so A2A tasks are created already terminal; streaming is not offered (`capabilities.streaming: false`) and
- * the SDK answers its streaming methods with UnsupportedOperationError.
+ * same answers, errors, prices and payment checks as an HTTP client. A request finishes in one API call, so
+ * tasks are created already terminal; streaming requests (`SendStreamingMessage`, 0.3 `message/stream`) are
+ * answered as SSE, and their inference streams the reply token by token (artifact updates) from the chat API's
+ * own stream.
  */
 import { randomUUID } from "node:crypto";
 import {
@@ -31,7 +32,7 @@ import {
 } from "@a2a-js/sdk";
 import { duplicateInterfacesForLegacy, isLegacyJsonRpcMethod } from "@a2a-js/sdk/compat/v0_3";
 import { LegacyJsonRpcTransportHandler } from "@a2a-js/sdk/compat/v0_3/server";
-import { TaskNotCancelableError, UnsupportedOperationError } from "@a2a-js/sdk/errors";
+import { TaskNotCancelableError } from "@a2a-js/sdk/errors";
 import {
   AgentEvent,
   type AgentExecutor,
@@ -57,6 +58,7 @@ import {
   type NodeCall,
   type NodeCallRequest,
   type NodeCallResult,
+  type NodeStream,
   withHeaders,
 } from "./internal.ts";
 
@@ -65,6 +67,11 @@ import {
  * the forwarded parameters; this only keeps a huge envelope from being buffered first.
  */
 const MAX_A2A_BODY_BYTES = 16 * 1024 * 1024;
+
+/** JSON-RPC methods answered as an SSE stream of events (1.0, and 0.3 through the compat layer). */
+const STREAM_METHODS = new Set(["SendStreamingMessage", "message/stream"]);
+/** Call-context state key: this request streams, so the inference skill publishes tokens as they come. */
+const STREAM_KEY = "compute.a2a.stream";
 
 /** Answer headers worth copying from the inner call: x402's quote and settlement receipts. */
 const PAYMENT_HEADERS = ["payment-required", "payment-response", "x-payment-response"] as const;
@@ -271,20 +278,13 @@ async function jsonRpc(
   } catch (err) {
     return rpcError(err);
   }
+  if (deps.stream !== undefined && STREAM_METHODS.has(String(body.method))) context.state.set(STREAM_KEY, true);
   if (isLegacyJsonRpcMethod(body.method)) {
     // A2A 0.3 (`message/send`, `tasks/get`, …): the SDK's compat layer maps it onto the same 1.0 handler.
     try {
       const answer = await new LegacyJsonRpcTransportHandler(handler).handle(body, context);
       if (!(Symbol.asyncIterator in answer)) return c.json(answer);
-      const stream = answer[Symbol.asyncIterator]();
-      try {
-        const first = await stream.next();
-        await stream.return(undefined);
-        if (first.done !== true) return c.json(first.value);
-      } catch (err) {
-        return c.json({ jsonrpc: "2.0", id, error: LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError(err) });
-      }
-      return c.json({ jsonrpc: "2.0", id, error: LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError(new UnsupportedOperationError("Streaming is not supported.")) });
+      return sseAnswer(c, answer, id, (err) => LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError(err));
     } catch (err) {
       deps.log.error({ err }, "a2a 0.3 JSON-RPC request failed unexpectedly");
       return c.json({ jsonrpc: "2.0", id, error: { code: -32603, message: "Internal error" } }, 500);
@@ -293,20 +293,55 @@ async function jsonRpc(
   try {
     const answer = await new JsonRpcTransportHandler(handler).handle(body, context);
     if (!(Symbol.asyncIterator in answer)) return c.json(answer);
-    // SendStreamingMessage / SubscribeToTask: with capabilities.streaming false the SDK's stream throws
-    // UnsupportedOperationError on its first step; that is the JSON-RPC error the client gets.
-    const stream = answer[Symbol.asyncIterator]();
-    try {
-      await stream.next();
-    } catch (err) {
-      return rpcError(err);
-    }
-    await stream.return(undefined);
-    return rpcError(new UnsupportedOperationError("Streaming is not supported."));
+    return sseAnswer(c, answer, id, (err) => JsonRpcTransportHandler.mapToJSONRPCError(err));
   } catch (err) {
     deps.log.error({ err }, "a2a JSON-RPC request failed unexpectedly");
     return c.json({ jsonrpc: "2.0", id, error: { code: -32603, message: "Internal error" } }, 500);
   }
+}
+
+/**
+ * A streaming JSON-RPC answer as the A2A spec's SSE: one `data:` event per JSON-RPC response. An error before
+ * the first event is a plain JSON-RPC error (as the SDK's express adapter does); one later ends the stream with
+ * an `event: error`.
+ */
+async function sseAnswer(
+  c: Context,
+  answer: AsyncIterable<unknown>,
+  id: string | number | null,
+  mapError: (err: unknown) => unknown,
+): Promise<Response> {
+  const it = answer[Symbol.asyncIterator]();
+  let first: IteratorResult<unknown>;
+  try {
+    first = await it.next();
+  } catch (err) {
+    return c.json({ jsonrpc: "2.0", id, error: mapError(err) });
+  }
+  const enc = new TextEncoder();
+  const event = (value: unknown) => enc.encode(`data: ${JSON.stringify(value)}\n\n`);
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (first.done) controller.close();
+      else controller.enqueue(event(first.value));
+    },
+    async pull(controller) {
+      try {
+        const next = await it.next();
+        if (next.done) controller.close();
+        else controller.enqueue(event(next.value));
+      } catch (err) {
+        controller.enqueue(enc.encode(`event: error\ndata: ${JSON.stringify({ jsonrpc: "2.0", id, error: mapError(err) })}\n\n`));
+        controller.close();
+      }
+    },
+    async cancel() {
+      await it.return?.(undefined);
+    },
+  });
+  return new Response(body, {
+    headers: { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" },
+  });
 }
 
 /**
@@ -319,10 +354,13 @@ function skillExecutor(deps: AgentDeps): AgentExecutor {
     async execute(ctx: RequestContext, bus: ExecutionEventBus): Promise<void> {
       // The SDK's default context builder keeps the HTTP request's headers in the call context's state.
       const headers = ctx.context.state.get(STATE_HEADERS_KEY) as RequestHeaders | undefined;
-      const call = withHeaders(deps.call, (n) => {
+      const header = (n: string) => {
         const v = headers?.[n];
         return typeof v === "string" ? v : undefined;
-      });
+      };
+      const call = withHeaders(deps.call, header);
+      const stream =
+        deps.stream !== undefined && ctx.context.state.get(STREAM_KEY) === true ? withHeaders(deps.stream, header) : undefined;
       let skill = "inference";
       let outcome: SkillOutcome;
       try {
@@ -334,6 +372,17 @@ function skillExecutor(deps: AgentDeps): AgentExecutor {
               "message.parts",
             ),
           );
+        } else if (stream !== undefined && ask !== undefined && ("text" in ask || ask.skill === "inference")) {
+          // A streaming request: the answer goes out token by token as artifact updates.
+          const parameters = "text" in ask ? await firstModelChat(call, ask.text) : ask.parameters;
+          if (parameters === undefined) {
+            outcome = failure(new OpenAIError(503, "No models are served here right now.", { code: "no_models" }));
+          } else if (!isRecord(parameters)) {
+            outcome = failure(invalidRequestError("`parameters` of `inference` must be a JSON object.", "parameters"));
+          } else {
+            await streamInference(ctx, bus, stream, parameters);
+            return;
+          }
         } else if ("skill" in ask) {
           skill = ask.skill;
           outcome = await runSkill(deps, call, ask.skill, ask.parameters);
@@ -368,15 +417,123 @@ function messageSkill(message: Message): MessageSkill | undefined {
   return texts.length > 0 ? { text: texts.join("\n") } : undefined;
 }
 
-async function askFirstModel(deps: AgentDeps, call: NodeCall, text: string): Promise<SkillOutcome> {
+/** The chat request that asks `text` of the first model listed, or undefined when none is. */
+async function firstModelChat(call: NodeCall, text: string): Promise<Record<string, unknown> | undefined> {
   const models = await call({ method: "GET", path: "/v1/models" });
-  if (models.status >= 400) return apiFailure(models);
-  const list = (models.body as { data?: Array<{ id?: unknown }> } | undefined)?.data;
+  const list = models.status < 400 ? (models.body as { data?: Array<{ id?: unknown }> } | undefined)?.data : undefined;
   const model = list?.[0]?.id;
-  if (typeof model !== "string") {
+  return typeof model === "string" ? { model, messages: [{ role: "user", content: text }] } : undefined;
+}
+
+async function askFirstModel(deps: AgentDeps, call: NodeCall, text: string): Promise<SkillOutcome> {
+  const parameters = await firstModelChat(call, text);
+  if (parameters === undefined) {
     return failure(new OpenAIError(503, "No models are served here right now.", { code: "no_models" }));
   }
-  return runSkill(deps, call, "inference", { model, messages: [{ role: "user", content: text }] });
+  return runSkill(deps, call, "inference", parameters);
+}
+
+/** The `data:` payloads of an SSE body, in order. */
+async function* sseData(body: ReadableStream<Uint8Array> | null): AsyncGenerator<string> {
+  if (body === null) return;
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let end = buffer.indexOf("\n\n");
+    while (end >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = block
+        .split("\n")
+        .filter((l) => l.startsWith("data:"))
+        .map((l) => l.slice(5).trimStart())
+        .join("\n");
+      if (data !== "") yield data;
+      end = buffer.indexOf("\n\n");
+    }
+  }
+}
+
+/**
+ * Inference for a streaming A2A request: a working task first, then each piece of the reply as an artifact
+ * update appended to one artifact, then that artifact whole (the text and the completion, what a non-streaming
+ * request gets) and the completed status. An API error (402 quote included) fails the task with it.
+ */
+async function streamInference(
+  ctx: RequestContext,
+  bus: ExecutionEventBus,
+  stream: NodeStream,
+  parameters: Record<string, unknown>,
+): Promise<void> {
+  const ids = { taskId: ctx.taskId, contextId: ctx.contextId };
+  const now = () => new Date().toISOString();
+  bus.publish(
+    AgentEvent.task({
+      id: ctx.taskId,
+      contextId: ctx.contextId,
+      status: { state: TaskState.TASK_STATE_WORKING, message: undefined, timestamp: now() },
+      artifacts: [],
+      history: [],
+      metadata: { skill: "inference" },
+    }),
+  );
+  const fail = (outcome: SkillOutcome) =>
+    bus.publish(AgentEvent.statusUpdate({ ...ids, status: resultTask(ctx, "inference", outcome).status, metadata: undefined }));
+  const res = await stream({
+    method: "POST",
+    path: "/v1/chat/completions",
+    body: { ...parameters, stream: true, stream_options: { include_usage: true } },
+  });
+  if (res.status >= 400 || !(res.headers.get("content-type") ?? "").includes("text/event-stream")) {
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text) as unknown;
+    } catch {
+      body = text;
+    }
+    fail(apiFailure({ status: res.status >= 400 ? res.status : 502, body, headers: res.headers }));
+    return;
+  }
+  const artifactId = randomUUID();
+  const artifact = (parts: Part[]): Artifact => ({ artifactId, name: "inference result", description: "", parts, metadata: undefined, extensions: [] });
+  let text = "";
+  let pieces = 0;
+  let head: { id?: unknown; created?: unknown; model?: unknown } = {};
+  let finishReason: unknown = null;
+  let usage: unknown;
+  for await (const data of sseData(res.body)) {
+    if (data === "[DONE]") break;
+    let chunk: Record<string, unknown>;
+    try {
+      chunk = JSON.parse(data) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    if (isRecord(chunk.error)) {
+      const e = chunk.error as Record<string, unknown>;
+      fail(apiFailure({ status: 500, body: { error: e }, headers: res.headers }));
+      return;
+    }
+    if (pieces === 0 && head.id === undefined) head = { id: chunk.id, created: chunk.created, model: chunk.model };
+    const choice = (chunk.choices as Array<{ delta?: { content?: unknown }; finish_reason?: unknown }> | undefined)?.[0];
+    if (choice?.finish_reason) finishReason = choice.finish_reason;
+    if (chunk.usage) usage = chunk.usage;
+    const delta = choice?.delta?.content;
+    if (typeof delta === "string" && delta !== "") {
+      text += delta;
+      bus.publish(AgentEvent.artifactUpdate({ ...ids, artifact: artifact([textPart(delta)]), append: pieces++ > 0, lastChunk: false, metadata: undefined }));
+    }
+  }
+  const completion = {
+    ...head,
+    object: "chat.completion",
+    choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: finishReason }],
+    ...(usage === undefined ? {} : { usage }),
+  };
+  bus.publish(AgentEvent.artifactUpdate({ ...ids, artifact: artifact([textPart(text), dataPart(completion)]), append: false, lastChunk: true, metadata: undefined }));
+  bus.publish(AgentEvent.statusUpdate({ ...ids, status: { state: TaskState.TASK_STATE_COMPLETED, message: undefined, timestamp: now() }, metadata: undefined }));
 }
 
 function resultTask(ctx: RequestContext, skill: string, outcome: SkillOutcome): Task {
@@ -513,7 +670,7 @@ function agentCard(deps: AgentDeps, origin: string): AgentCard {
     ),
     provider: undefined,
     version: deps.version,
-    capabilities: { streaming: false, pushNotifications: false, extendedAgentCard: false, extensions: [] },
+    capabilities: { streaming: deps.stream !== undefined, pushNotifications: false, extendedAgentCard: false, extensions: [] },
     securitySchemes: {},
     securityRequirements: [],
     defaultInputModes: ["text/plain", "application/json"],

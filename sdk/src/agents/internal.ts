@@ -27,14 +27,24 @@ export type NodeCall = (request: NodeCallRequest) => Promise<NodeCallResult>;
 /** Request headers an agent may pass through to the API call it triggers. */
 export const PASSTHROUGH_HEADERS = ["x-payment", "payment-signature", "x-compute-signature", "authorization"] as const;
 
-export function internalCaller(fetch: (request: Request) => Response | Promise<Response>): NodeCall {
+/** The app's API in-process, answering with the raw Response (for streams). */
+export type NodeStream = (request: NodeCallRequest) => Promise<Response>;
+
+export function internalStreamer(fetch: (request: Request) => Response | Promise<Response>): NodeStream {
   return async ({ method, path, body, headers }) => {
     const init: RequestInit = { method, headers: { ...headers } };
     if (body !== undefined) {
       init.body = JSON.stringify(body);
       (init.headers as Record<string, string>)["content-type"] = "application/json";
     }
-    const res = await fetch(new Request(`http://node.internal${path}`, init));
+    return fetch(new Request(`http://node.internal${path}`, init));
+  };
+}
+
+export function internalCaller(fetch: (request: Request) => Response | Promise<Response>): NodeCall {
+  const raw = internalStreamer(fetch);
+  return async (request) => {
+    const res = await raw(request);
     const text = await res.text();
     let parsed: unknown = text;
     if ((res.headers.get("content-type") ?? "").includes("json") && text !== "") {
@@ -59,7 +69,10 @@ function passthroughHeaders(get: (name: string) => string | undefined | null): R
 }
 
 /** `call`, carrying the agent request's pass-through headers (payment, signatures) on every API call. */
-export function withHeaders(call: NodeCall, get: (name: string) => string | undefined | null): NodeCall {
+export function withHeaders<T>(
+  call: (request: NodeCallRequest) => Promise<T>,
+  get: (name: string) => string | undefined | null,
+): (request: NodeCallRequest) => Promise<T> {
   const headers = passthroughHeaders(get);
   return (req) => call({ ...req, headers: { ...headers, ...req.headers } });
 }
@@ -78,6 +91,8 @@ export type AgentLogger = { error(obj: object, msg: string): void };
 export type AgentDeps = {
   /** This node's HTTP API, in-process. */
   call: NodeCall;
+  /** The same, answering with the raw Response: A2A streams inference with it (`SendStreamingMessage`). */
+  stream?: NodeStream;
   log: AgentLogger;
   version: string;
   /** Whether marketplace routes (providers, sessions) are on. */
