@@ -317,6 +317,41 @@ describe("standard A2A (JSON-RPC, v1.0) with the official client", () => {
     expect(last.result.statusUpdate.status.message.parts[0]?.text).toBe("HTTP 404: The model `nope` does not exist or you do not have access to it.");
   });
 
+  it("stops the model when the streaming client leaves mid-answer", async () => {
+    const backend = new MockBackend({ tokenDelayMs: 20 });
+    const slow = await startTestNode([backend]);
+    try {
+      const ac = new AbortController();
+      const res = await fetch(`${slow.url}/a2a`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        signal: ac.signal,
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 31,
+          method: "message/stream",
+          params: { message: { kind: "message", messageId: "leave-1", role: "user", parts: [{ kind: "data", data: { skill: "inference", parameters: { model: "mock-model", messages: [{ role: "user", content: "A long story, please." }], max_tokens: 64 } } }] } },
+        }),
+      });
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      let seen = "";
+      while (!seen.includes("artifact-update")) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error("the stream ended before any piece");
+        seen += new TextDecoder().decode(value);
+      }
+      expect(backend.stats.started).toBe(1);
+      ac.abort();
+      await reader.cancel().catch(() => {});
+      const deadline = Date.now() + 5_000;
+      while (backend.stats.aborted === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(backend.stats.aborted, "the generation was stopped").toBe(1);
+      expect(backend.stats.completed).toBe(0);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it("refuses an unsupported A2A-Version with a JSON-RPC error", async () => {
     const params = { message: { messageId: "m-1", role: "ROLE_USER", parts: [{ text: "hi" }] } };
     const future = await post("/a2a", { jsonrpc: "2.0", id: 8, method: "SendMessage", params }, { "A2A-Version": "9.9" });

@@ -70,7 +70,10 @@ const MAX_A2A_BODY_BYTES = 16 * 1024 * 1024;
 
 /** JSON-RPC methods answered as an SSE stream of events (1.0, and 0.3 through the compat layer). */
 const STREAM_METHODS = new Set(["SendStreamingMessage", "message/stream"]);
-/** Call-context state key: this request streams, so the inference skill publishes tokens as they come. */
+/**
+ * Call-context state key: this request streams (an AbortController, aborted when its SSE reader goes away), so
+ * the inference skill publishes tokens as they come and stops the generation when nobody reads them.
+ */
 const STREAM_KEY = "compute.a2a.stream";
 
 /** Answer headers worth copying from the inner call: x402's quote and settlement receipts. */
@@ -278,13 +281,14 @@ async function jsonRpc(
   } catch (err) {
     return rpcError(err);
   }
-  if (deps.stream !== undefined && STREAM_METHODS.has(String(body.method))) context.state.set(STREAM_KEY, true);
+  const leaving = new AbortController();
+  if (deps.stream !== undefined && STREAM_METHODS.has(String(body.method))) context.state.set(STREAM_KEY, leaving);
   if (isLegacyJsonRpcMethod(body.method)) {
     // A2A 0.3 (`message/send`, `tasks/get`, …): the SDK's compat layer maps it onto the same 1.0 handler.
     try {
       const answer = await new LegacyJsonRpcTransportHandler(handler).handle(body, context);
       if (!(Symbol.asyncIterator in answer)) return c.json(answer);
-      return sseAnswer(c, answer, id, (err) => LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError(err));
+      return sseAnswer(c, answer, id, (err) => LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError(err), leaving);
     } catch (err) {
       deps.log.error({ err }, "a2a 0.3 JSON-RPC request failed unexpectedly");
       return c.json({ jsonrpc: "2.0", id, error: { code: -32603, message: "Internal error" } }, 500);
@@ -293,7 +297,7 @@ async function jsonRpc(
   try {
     const answer = await new JsonRpcTransportHandler(handler).handle(body, context);
     if (!(Symbol.asyncIterator in answer)) return c.json(answer);
-    return sseAnswer(c, answer, id, (err) => JsonRpcTransportHandler.mapToJSONRPCError(err));
+    return sseAnswer(c, answer, id, (err) => JsonRpcTransportHandler.mapToJSONRPCError(err), leaving);
   } catch (err) {
     deps.log.error({ err }, "a2a JSON-RPC request failed unexpectedly");
     return c.json({ jsonrpc: "2.0", id, error: { code: -32603, message: "Internal error" } }, 500);
@@ -310,6 +314,7 @@ async function sseAnswer(
   answer: AsyncIterable<unknown>,
   id: string | number | null,
   mapError: (err: unknown) => unknown,
+  leaving: AbortController,
 ): Promise<Response> {
   const it = answer[Symbol.asyncIterator]();
   let first: IteratorResult<unknown>;
@@ -336,6 +341,8 @@ async function sseAnswer(
       }
     },
     async cancel() {
+      // The client left: stop the work behind the stream, then the SDK's iterator.
+      leaving.abort();
       await it.return?.(undefined);
     },
   });
@@ -359,8 +366,11 @@ function skillExecutor(deps: AgentDeps): AgentExecutor {
         return typeof v === "string" ? v : undefined;
       };
       const call = withHeaders(deps.call, header);
+      const leaving = ctx.context.state.get(STREAM_KEY) as AbortController | undefined;
       const stream =
-        deps.stream !== undefined && ctx.context.state.get(STREAM_KEY) === true ? withHeaders(deps.stream, header) : undefined;
+        deps.stream !== undefined && leaving !== undefined
+          ? withHeaders(deps.stream, header)
+          : undefined;
       let skill = "inference";
       let outcome: SkillOutcome;
       try {
@@ -380,7 +390,7 @@ function skillExecutor(deps: AgentDeps): AgentExecutor {
           } else if (!isRecord(parameters)) {
             outcome = failure(invalidRequestError("`parameters` of `inference` must be a JSON object.", "parameters"));
           } else {
-            await streamInference(ctx, bus, stream, parameters);
+            await streamInference(ctx, bus, stream, parameters, (leaving as AbortController).signal);
             return;
           }
         } else if ("skill" in ask) {
@@ -465,6 +475,7 @@ async function streamInference(
   bus: ExecutionEventBus,
   stream: NodeStream,
   parameters: Record<string, unknown>,
+  signal: AbortSignal,
 ): Promise<void> {
   const ids = { taskId: ctx.taskId, contextId: ctx.contextId };
   const now = () => new Date().toISOString();
@@ -484,6 +495,7 @@ async function streamInference(
     method: "POST",
     path: "/v1/chat/completions",
     body: { ...parameters, stream: true, stream_options: { include_usage: true } },
+    signal,
   });
   if (res.status >= 400 || !(res.headers.get("content-type") ?? "").includes("text/event-stream")) {
     const text = await res.text();
@@ -503,29 +515,36 @@ async function streamInference(
   let head: { id?: unknown; created?: unknown; model?: unknown } = {};
   let finishReason: unknown = null;
   let usage: unknown;
-  for await (const data of sseData(res.body)) {
-    if (data === "[DONE]") break;
-    let chunk: Record<string, unknown>;
-    try {
-      chunk = JSON.parse(data) as Record<string, unknown>;
-    } catch {
-      continue;
+  try {
+    for await (const data of sseData(res.body)) {
+      if (data === "[DONE]") break;
+      let chunk: Record<string, unknown>;
+      try {
+        chunk = JSON.parse(data) as Record<string, unknown>;
+      } catch {
+        continue;
+      }
+      if (isRecord(chunk.error)) {
+        const e = chunk.error as Record<string, unknown>;
+        fail(apiFailure({ status: 500, body: { error: e }, headers: res.headers }));
+        return;
+      }
+      if (pieces === 0 && head.id === undefined) head = { id: chunk.id, created: chunk.created, model: chunk.model };
+      const choice = (chunk.choices as Array<{ delta?: { content?: unknown }; finish_reason?: unknown }> | undefined)?.[0];
+      if (choice?.finish_reason) finishReason = choice.finish_reason;
+      if (chunk.usage) usage = chunk.usage;
+      const delta = choice?.delta?.content;
+      if (typeof delta === "string" && delta !== "") {
+        text += delta;
+        bus.publish(AgentEvent.artifactUpdate({ ...ids, artifact: artifact([textPart(delta)]), append: pieces++ > 0, lastChunk: false, metadata: undefined }));
+      }
     }
-    if (isRecord(chunk.error)) {
-      const e = chunk.error as Record<string, unknown>;
-      fail(apiFailure({ status: 500, body: { error: e }, headers: res.headers }));
-      return;
-    }
-    if (pieces === 0 && head.id === undefined) head = { id: chunk.id, created: chunk.created, model: chunk.model };
-    const choice = (chunk.choices as Array<{ delta?: { content?: unknown }; finish_reason?: unknown }> | undefined)?.[0];
-    if (choice?.finish_reason) finishReason = choice.finish_reason;
-    if (chunk.usage) usage = chunk.usage;
-    const delta = choice?.delta?.content;
-    if (typeof delta === "string" && delta !== "") {
-      text += delta;
-      bus.publish(AgentEvent.artifactUpdate({ ...ids, artifact: artifact([textPart(delta)]), append: pieces++ > 0, lastChunk: false, metadata: undefined }));
-    }
+  } catch (err) {
+    // The reader left (aborted) or the stream broke: nobody is waiting for the rest.
+    if (signal.aborted) return;
+    throw err;
   }
+  if (signal.aborted) return;
   const completion = {
     ...head,
     object: "chat.completion",

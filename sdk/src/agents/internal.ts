@@ -13,6 +13,8 @@ export type NodeCallRequest = {
   body?: unknown;
   /** Extra headers passed through from the agent's own request (payment, signatures). */
   headers?: Record<string, string>;
+  /** Aborts the call (the API sees its client go: a streaming generation stops). */
+  signal?: AbortSignal;
 };
 
 export type NodeCallResult = {
@@ -31,8 +33,8 @@ export const PASSTHROUGH_HEADERS = ["x-payment", "payment-signature", "x-compute
 export type NodeStream = (request: NodeCallRequest) => Promise<Response>;
 
 export function internalStreamer(fetch: (request: Request) => Response | Promise<Response>): NodeStream {
-  return async ({ method, path, body, headers }) => {
-    const init: RequestInit = { method, headers: { ...headers } };
+  return async ({ method, path, body, headers, signal }) => {
+    const init: RequestInit = { method, headers: { ...headers }, ...(signal ? { signal } : {}) };
     if (body !== undefined) {
       init.body = JSON.stringify(body);
       (init.headers as Record<string, string>)["content-type"] = "application/json";
