@@ -577,6 +577,20 @@ describe.skipIf(skip)("rentals e2e", () => {
     expect(scp.code, scp.stderr).toBe(0);
     expect((await ssh(`s${id}`, key, "cat /tmp/relay-upload.txt")).stdout).toBe("through the relay\n");
 
+    // ProxyJump through the relay: the renter's SSH runs end to end to the node (OpenSSH's -W through the relay).
+    const jumpOpts = ["-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR"];
+    const jump = await sh("ssh", [
+      ...jumpOpts,
+      "-o",
+      `ProxyCommand=ssh ${jumpOpts.join(" ")} -p ${sshRelay.port} -W %h:%p s${id}@127.0.0.1`,
+      "-p",
+      String(sshPort),
+      `s${id}@127.0.0.1`,
+      "hostname",
+    ]);
+    expect(jump.code, jump.stderr).toBe(0);
+    expect(jump.stdout).toBe(direct.stdout);
+
     // Someone else's key, a session that is not theirs, no session: refused by the relay.
     const stranger = await relaySsh(`s${id}`, strangerKey, "true");
     expect(stranger.code).toBe(255);

@@ -136,6 +136,35 @@ describe("SshRelay", () => {
     expect(seenByProvider.length, "nothing ran on the impostor").toBe(before);
   });
 
+  it("ProxyJump: a direct-tcpip channel to exactly the session's SSH address, nowhere else", async () => {
+    const w = (dest: string) =>
+      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+        const p = spawn("ssh", [
+          "-F", "/dev/null", "-p", String(relay.port), "-i", renterKey,
+          "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
+          "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", "-W", dest, "s7@127.0.0.1",
+        ]);
+        let out = "";
+        let err = "";
+        p.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+          if (out.includes("\n")) p.kill("SIGTERM"); // the provider's banner arrived: enough
+        });
+        p.stderr.on("data", (d: Buffer) => (err += d.toString()));
+        p.on("close", (code) => resolve({ code, out, err }));
+        setTimeout(() => p.kill("SIGKILL"), 10_000);
+      });
+    // The session's own address: the provider's SSH banner comes back through the relay, byte for byte.
+    const ok = await w(`127.0.0.1:${upstreamPort}`);
+    expect(ok.out).toMatch(/^SSH-2\.0-/);
+    // Any other port or host: refused by the relay.
+    for (const dest of [`127.0.0.1:${relay.port}`, `localhost:${upstreamPort}`, "10.0.0.1:22"]) {
+      const r = await w(dest);
+      expect(r.out, dest).toBe("");
+      expect(r.code, dest).toBe(255);
+    }
+  });
+
   it("refuses sessions the resolver refuses, and usernames that name no session", async () => {
     for (const user of ["s8", "root", "s07"]) {
       const r = await ssh(user, "exit 0");

@@ -12,11 +12,14 @@
  * - Where: only the address the session's provider published in its own SessionActivated event, and, when the
  *   provider published its host key there, only a server holding that key.
  * - What: session channels (shell, exec, sftp/scp) with pty, window changes, env, signals, EOF and exit status
- *   passed through. Port forwarding, agent and X11 forwarding are refused. The node applies its own rules on top
+ *   passed through. Agent and X11 forwarding and remote forwarding are refused; the one direct-tcpip channel
+ *   allowed is to the session's own SSH address (ProxyJump, below). The node applies its own rules on top
  *   (allowed env, revocation when the session ends), and when it closes the connection the renter's closes too.
- * - The relay sees the traffic in the clear, as any bastion does; renters who do not want that connect to the
- *   provider directly (`session.ssh`), which works without the relay.
+ * - The relay sees the traffic of relayed channels in the clear, as any bastion does. `ssh -J s<id>@relay -p
+ *   <port> s<id>@<provider host>` (ProxyJump) instead runs the renter's SSH end to end to the node through a
+ *   direct-tcpip channel, and the relay only moves bytes; so does connecting to the provider directly.
  */
+import net from "node:net";
 import path from "node:path";
 import {
   fingerprintOf,
@@ -131,11 +134,30 @@ export class SshRelay {
       if (!target) return conn.end();
       const t = target;
       log.info({ sessionId: t.sessionId.toString(), provider: t.provider, upstream: `${t.host}:${t.port}` }, "ssh relay login");
-      upstream = this.connectUpstream(t, log, () => conn.end());
-      conn.on("session", (accept) => this.onSession(accept(), upstream as Upstream, log));
+      // The relay's own connection to the node is made for the first shell/exec/sftp channel only: a ProxyJump
+      // (`ssh -J`) client needs none.
+      const relayed = () => (upstream ??= this.connectUpstream(t, log, () => conn.end()));
+      conn.on("session", (accept) => this.onSession(accept(), relayed, log));
     });
-    // Port forwarding in either direction is not relayed.
-    conn.on("tcpip", (_accept, reject) => reject());
+    // `ssh -J s<id>@relay …`: a direct-tcpip channel to exactly the session's SSH address (as the provider published
+    // it), so the renter's SSH runs end to end to the node and the relay only moves bytes. Nothing else is forwarded.
+    conn.on("tcpip", (accept, reject, info) => {
+      const t = target;
+      if (!t || info.destPort !== t.port || info.destIP.toLowerCase() !== t.host.toLowerCase()) return reject();
+      const socket = net.connect(t.port, t.host);
+      socket.once("error", (err: Error) => {
+        log.info({ err: err.message, upstream: `${t.host}:${t.port}` }, "ssh relay: jump target unreachable");
+        reject();
+      });
+      socket.once("connect", () => {
+        const channel = accept();
+        log.info({ sessionId: t.sessionId.toString(), upstream: `${t.host}:${t.port}` }, "ssh relay: jump (end to end)");
+        socket.on("error", () => channel.destroy());
+        channel.on("error", () => socket.destroy());
+        channel.pipe(socket).pipe(channel);
+      });
+    });
+    // Remote forwarding (tcpip-forward) and other global requests are refused.
     conn.on("request", (_accept, reject) => reject?.());
     conn.on("close", () => {
       clearTimeout(authTimer);
@@ -228,7 +250,7 @@ export class SshRelay {
     return { client, ready };
   }
 
-  private onSession(session: Session, upstream: Upstream, log: Logger): void {
+  private onSession(session: Session, relayed: () => Upstream, log: Logger): void {
     let pty: PseudoTtyInfo | undefined;
     const env: Record<string, string> = {};
     let remote: ClientChannel | undefined;
@@ -255,6 +277,7 @@ export class SshRelay {
     });
 
     const open = (channel: ServerChannel, start: (cb: (err: Error | undefined, ch: ClientChannel) => void) => void) => {
+      const upstream = relayed();
       upstream.ready.then(
         () =>
           start((err, ch) => {
@@ -271,16 +294,16 @@ export class SshRelay {
     session.on("shell", (accept) => {
       const channel = accept();
       const p = ptyOpts();
-      open(channel, (cb) => (p ? upstream.client.shell(p, { env }, cb) : upstream.client.shell(false, { env }, cb)));
+      open(channel, (cb) => (p ? relayed().client.shell(p, { env }, cb) : relayed().client.shell(false, { env }, cb)));
     });
     session.on("exec", (accept, _reject, info) => {
       const channel = accept();
       const p = ptyOpts();
-      open(channel, (cb) => upstream.client.exec(info.command, p ? { env, pty: p } : { env }, cb));
+      open(channel, (cb) => relayed().client.exec(info.command, p ? { env, pty: p } : { env }, cb));
     });
     session.on("subsystem", (accept, reject, info) => {
       if (info.name !== "sftp") return reject?.();
-      open(accept(), (cb) => upstream.client.subsys("sftp", cb));
+      open(accept(), (cb) => relayed().client.subsys("sftp", cb));
     });
     session.on("close", () => remote?.close());
     void log;
