@@ -607,4 +607,43 @@ describe.skipIf(skip)("sdk e2e", () => {
     });
     expect(ended?.args).toMatchObject({ usedSeconds: 4n * 3600n, refund: 0n, endedBy: providerAccount.address });
   });
+
+  it("anyone reports a provider silent for over 4 hours (compute report-downtime): deactivated, slashed, the reporter paid", async () => {
+    const silent = privateKeyToAccount(anvilAccounts[8].privateKey);
+    await registerProvider({
+      walletClient: createWalletClient({ chain: anvilChain, transport: http(chainH.anvil.rpcUrl), account: silent }),
+      registry: deployments.ComputeRegistry,
+      endpoint: "http://127.0.0.1:9/silent",
+      pricePerHour: RATE,
+      stake: parseEther("0.2"),
+    });
+    const env = { ...process.env, PRIVATE_KEY: cliRenterKey, COMPUTE_ENDPOINT: nodeUrl, RPC_URL: chainH.anvil.rpcUrl };
+    const cli = (...args: string[]) => sh(process.execPath, [COMPUTE_BIN, ...args], env);
+    const getProvider = () =>
+      publicClient.readContract({ address: deployments.ComputeRegistry, abi: computeRegistryAbi, functionName: "getProvider", args: [silent.address] });
+    const p0 = await getProvider();
+
+    const early = await cli("report-downtime", silent.address);
+    expect(early.code).toBe(1);
+    expect(early.stderr.trim()).toBe(
+      `error: provider ${silent.address} heartbeated recently; it can be reported from ${new Date((Number(p0.lastHeartbeat) + 4 * 3600) * 1000).toISOString()} if it stays silent.`,
+    );
+
+    await publicClient.request({ method: "evm_increaseTime" as never, params: [4 * 3600 + 60] as never });
+    await publicClient.request({ method: "evm_mine" as never, params: [] as never });
+    const reporter = privateKeyToAccount(cliRenterKey).address;
+    const creditsBefore = await publicClient.readContract({ address: deployments.ComputeRegistry, abi: computeRegistryAbi, functionName: "credits", args: [reporter] });
+    const r = await cli("report-downtime", `provider-${silent.address}`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`Provider ${silent.address} reported for over 4 hours without a heartbeat: deactivated, stake slashed 0.01 ETH.`);
+    expect(r.stdout).toContain("Your share: 0.001 ETH, credited in the registry: compute withdraw --token eth");
+    const p1 = await getProvider();
+    expect(p1.active).toBe(false);
+    expect(p0.stake - p1.stake).toBe(parseEther("0.01"));
+    const creditsAfter = await publicClient.readContract({ address: deployments.ComputeRegistry, abi: computeRegistryAbi, functionName: "credits", args: [reporter] });
+    expect(creditsAfter - creditsBefore).toBe(parseEther("0.001"));
+    const again = await cli("report-downtime", silent.address);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`ProviderNotActive(${silent.address})`);
+  });
 });

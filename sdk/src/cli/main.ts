@@ -26,11 +26,12 @@ Usage:
   compute extend <sessionId> --hours N
   compute end <sessionId> [--gasless]
   compute cancel <sessionId>      a session the provider never started: full refund, provider slashed
+  compute report-downtime <provider>   a provider silent for over 4 hours: deactivated, slashed, you are paid a share
   compute withdraw [--token usdc|eth|0x…]
 
 Options:
   --endpoint URL       node or gateway (env COMPUTE_ENDPOINT, default ${DEFAULT_ENDPOINT})
-  --private-key 0x…    renter key (env PRIVATE_KEY); needed by rent, extend, end, cancel, withdraw
+  --private-key 0x…    renter key (env PRIVATE_KEY); needed by rent, extend, end, cancel, report-downtime, withdraw
   --rpc-url URL        JSON-RPC (env RPC_URL, default http://127.0.0.1:8545)
   --timeout SECONDS    rent: how long to wait for the provider (default 120)
   -h, --help           this text
@@ -322,6 +323,26 @@ export async function main(argv: string[], io: Io = defaultIo, env: NodeJS.Proce
         io.out(`Refund: ${amount(r.refund, r.token, net.contracts.USDC)} (all of it), credited in the rental contract: ${withdrawHint}`);
         if (r.slashed > 0n)
           io.out(`The provider's stake was slashed ${amount(r.slashed, zeroAddress, undefined)}, credited to you in the registry: compute withdraw --token eth`);
+        io.out(`Transaction: ${r.txHash}`);
+        return 0;
+      }
+
+      case "report-downtime": {
+        needWallet();
+        const id = rest[0];
+        if (id === undefined) throw new UsageError("report-downtime: missing <provider>.");
+        let r: Awaited<ReturnType<typeof compute.reportDowntime>>;
+        try {
+          r = await compute.reportDowntime(id);
+        } catch (err) {
+          if (err instanceof ComputeContractError && err.errorName === "ProviderNotDown") {
+            const at = new Date(Number(err.args[2]) * 1000).toISOString();
+            throw new ComputeError("not_down", `provider ${id} heartbeated recently; it can be reported from ${at} if it stays silent.`);
+          }
+          throw err;
+        }
+        io.out(`Provider ${r.provider} reported for over 4 hours without a heartbeat: deactivated, stake slashed ${amount(r.slashed, zeroAddress, undefined)}.`);
+        io.out(`Your share: ${amount(r.reward, zeroAddress, undefined)}, credited in the registry: compute withdraw --token eth`);
         io.out(`Transaction: ${r.txHash}`);
         return 0;
       }

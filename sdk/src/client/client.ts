@@ -688,6 +688,24 @@ export class ComputeClient {
     return ev?.args.amount ?? 0n;
   }
 
+  /**
+   * Reports a provider whose last heartbeat is over 4 hours old (anyone may): it is deactivated and slashed, and
+   * the reporter's share is credited to this wallet in the registry ({@link withdrawCompensation}).
+   * `ProviderNotDown` before then.
+   */
+  async reportDowntime(providerId: string): Promise<{ provider: Address; slashed: bigint; reward: bigint; txHash: Hash }> {
+    const ctx = await this.#ctx();
+    const provider = parseProviderId(providerId);
+    const { hash, logs } = await this.#write(ctx, {
+      address: ctx.net.contracts.ComputeRegistry,
+      abi: computeRegistryAbi,
+      functionName: "reportDowntime",
+      args: [provider],
+    });
+    const [ev] = parseEventLogs({ abi: computeRegistryAbi, eventName: "ProviderSlashed", logs });
+    return { provider, slashed: ev?.args.amount ?? 0n, reward: ev?.args.reporterReward ?? 0n, txHash: hash };
+  }
+
   /** Withdraws the wallet's credits in `token` (address(0): ETH); returns the amount. */
   async withdraw(token: Address = zeroAddress): Promise<bigint> {
     const ctx = await this.#ctx();
