@@ -199,6 +199,17 @@ describe.skipIf(skip)("sdk e2e", () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  /** The compute CLI as a renter (`key`, default the CLI renter's) against `endpoint` (default the node). */
+  const cliAs =
+    ({ key: renterKey = cliRenterKey, endpoint = nodeUrl }: { key?: string; endpoint?: string } = {}) =>
+    (...args: string[]) =>
+      sh(process.execPath, [COMPUTE_BIN, ...args], {
+        ...process.env,
+        PRIVATE_KEY: renterKey,
+        COMPUTE_ENDPOINT: endpoint,
+        RPC_URL: chainH.anvil.rpcUrl,
+      });
+
   const client = () =>
     new ComputeClient({
       endpoint: nodeUrl,
@@ -477,8 +488,7 @@ describe.skipIf(skip)("sdk e2e", () => {
   });
 
   it("the marketplace gateway as the endpoint: providers, rent, status, ssh and end all through the relayer", async () => {
-    const env = { ...process.env, PRIVATE_KEY: cliRenterKey, COMPUTE_ENDPOINT: relayer.url, RPC_URL: chainH.anvil.rpcUrl };
-    const cli = (...args: string[]) => sh(process.execPath, [COMPUTE_BIN, ...args], env);
+    const cli = cliAs({ endpoint: relayer.url });
     await waitFor("the indexer lists the provider", async () => (await cli("providers")).stdout.includes(providerAccount.address), { timeoutMs: 30_000 });
     const network = (await (await fetch(`${relayer.url}/v1/network`)).json()) as Record<string, unknown>;
     expect(network).toMatchObject({ chainId: 31337, contracts: { ComputeRental: deployments.ComputeRental }, gateway: true, ssh: null });
@@ -511,8 +521,7 @@ describe.skipIf(skip)("sdk e2e", () => {
       pricePerHour: RATE,
       stake: parseEther("0.1"),
     });
-    const env = { ...process.env, PRIVATE_KEY: cliRenterKey, COMPUTE_ENDPOINT: nodeUrl, RPC_URL: chainH.anvil.rpcUrl };
-    const cli = (...args: string[]) => sh(process.execPath, [COMPUTE_BIN, ...args], env);
+    const cli = cliAs();
     const rent = await cli("rent", "--provider", ghost.address, "--hours", "1", "--gpus", "0", "--key", `${key}.pub`, "--timeout", "2");
     expect(rent.code).toBe(1);
     const id = /Session (\d+) is not active after 2 s/.exec(rent.stderr)?.[1];
@@ -577,12 +586,12 @@ describe.skipIf(skip)("sdk e2e", () => {
     await waitFor("the node saw the extension", async () => (node?.output(200) ?? "").includes(`"sessionId":"${session.id}","addedHours":2`), { proc: node });
 
     // The CLI extends too, with the amounts in words.
-    const env = { ...process.env, PRIVATE_KEY: anvilAccounts[4].privateKey, COMPUTE_ENDPOINT: nodeUrl, RPC_URL: chainH.anvil.rpcUrl };
-    const cli = await sh(process.execPath, [COMPUTE_BIN, "extend", session.id, "--hours", "1"], env);
-    expect(cli.code, cli.stderr).toBe(0);
-    expect(cli.stdout).toContain(`Session ${session.id} extended by 1 h for 0.01 ETH: 4 h paid in all (0.04 ETH).`);
-    expect(cli.stdout).toContain(`Expires ${new Date((expiresAt + 3 * 3600) * 1000).toISOString()}.`);
-    const bad = await sh(process.execPath, [COMPUTE_BIN, "extend", session.id], env);
+    const cli = cliAs({ key: anvilAccounts[4].privateKey });
+    const extended = await cli("extend", session.id, "--hours", "1");
+    expect(extended.code, extended.stderr).toBe(0);
+    expect(extended.stdout).toContain(`Session ${session.id} extended by 1 h for 0.01 ETH: 4 h paid in all (0.04 ETH).`);
+    expect(extended.stdout).toContain(`Expires ${new Date((expiresAt + 3 * 3600) * 1000).toISOString()}.`);
+    const bad = await cli("extend", session.id);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("error: extend: --hours N is required.");
 
@@ -617,8 +626,7 @@ describe.skipIf(skip)("sdk e2e", () => {
       pricePerHour: RATE,
       stake: parseEther("0.2"),
     });
-    const env = { ...process.env, PRIVATE_KEY: cliRenterKey, COMPUTE_ENDPOINT: nodeUrl, RPC_URL: chainH.anvil.rpcUrl };
-    const cli = (...args: string[]) => sh(process.execPath, [COMPUTE_BIN, ...args], env);
+    const cli = cliAs();
     const getProvider = () =>
       publicClient.readContract({ address: deployments.ComputeRegistry, abi: computeRegistryAbi, functionName: "getProvider", args: [silent.address] });
     const p0 = await getProvider();

@@ -283,23 +283,18 @@ async function jsonRpc(
   }
   const leaving = new AbortController();
   if (deps.stream !== undefined && STREAM_METHODS.has(String(body.method))) context.state.set(STREAM_KEY, leaving);
-  if (isLegacyJsonRpcMethod(body.method)) {
-    // A2A 0.3 (`message/send`, `tasks/get`, …): the SDK's compat layer maps it onto the same 1.0 handler.
-    try {
-      const answer = await new LegacyJsonRpcTransportHandler(handler).handle(body, context);
-      if (!(Symbol.asyncIterator in answer)) return c.json(answer);
-      return sseAnswer(c, answer, id, (err) => LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError(err), leaving);
-    } catch (err) {
-      deps.log.error({ err }, "a2a 0.3 JSON-RPC request failed unexpectedly");
-      return c.json({ jsonrpc: "2.0", id, error: { code: -32603, message: "Internal error" } }, 500);
-    }
-  }
+  // A2A 0.3 (`message/send`, `tasks/get`, …): the SDK's compat layer maps it onto the same 1.0 handler.
+  const legacy = isLegacyJsonRpcMethod(body.method);
+  const transport = legacy ? new LegacyJsonRpcTransportHandler(handler) : new JsonRpcTransportHandler(handler);
+  const mapError = legacy
+    ? (err: unknown) => LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError(err)
+    : (err: unknown) => JsonRpcTransportHandler.mapToJSONRPCError(err);
   try {
-    const answer = await new JsonRpcTransportHandler(handler).handle(body, context);
+    const answer = await transport.handle(body, context);
     if (!(Symbol.asyncIterator in answer)) return c.json(answer);
-    return sseAnswer(c, answer, id, (err) => JsonRpcTransportHandler.mapToJSONRPCError(err), leaving);
+    return sseAnswer(c, answer, id, mapError, leaving);
   } catch (err) {
-    deps.log.error({ err }, "a2a JSON-RPC request failed unexpectedly");
+    deps.log.error({ err, legacy }, "a2a JSON-RPC request failed unexpectedly");
     return c.json({ jsonrpc: "2.0", id, error: { code: -32603, message: "Internal error" } }, 500);
   }
 }
