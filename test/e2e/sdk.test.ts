@@ -199,6 +199,19 @@ describe.skipIf(skip)("sdk e2e", () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  /** Registers anvil account `index` as a provider with no node behind it (it never starts or heartbeats). */
+  const registerNodeless = async (index: number, stake: bigint) => {
+    const account = privateKeyToAccount((anvilAccounts[index] as { privateKey: `0x${string}` }).privateKey);
+    await registerProvider({
+      walletClient: createWalletClient({ chain: anvilChain, transport: http(chainH.anvil.rpcUrl), account }),
+      registry: deployments.ComputeRegistry,
+      endpoint: `http://127.0.0.1:9/${account.address}`,
+      pricePerHour: RATE,
+      stake,
+    });
+    return account;
+  };
+
   /** The compute CLI as a renter (`key`, default the CLI renter's) against `endpoint` (default the node). */
   const cliAs =
     ({ key: renterKey = cliRenterKey, endpoint = nodeUrl }: { key?: string; endpoint?: string } = {}) =>
@@ -513,14 +526,7 @@ describe.skipIf(skip)("sdk e2e", () => {
 
   it("a provider that never starts the session: the renter cancels after the provision timeout, gets everything back and the provider is slashed", async () => {
     // A registered provider with no node behind it.
-    const ghost = privateKeyToAccount(anvilAccounts[7].privateKey);
-    await registerProvider({
-      walletClient: createWalletClient({ chain: anvilChain, transport: http(chainH.anvil.rpcUrl), account: ghost }),
-      registry: deployments.ComputeRegistry,
-      endpoint: "http://127.0.0.1:9",
-      pricePerHour: RATE,
-      stake: parseEther("0.1"),
-    });
+    const ghost = await registerNodeless(7, parseEther("0.1"));
     const cli = cliAs();
     const rent = await cli("rent", "--provider", ghost.address, "--hours", "1", "--gpus", "0", "--key", `${key}.pub`, "--timeout", "2");
     expect(rent.code).toBe(1);
@@ -618,14 +624,7 @@ describe.skipIf(skip)("sdk e2e", () => {
   });
 
   it("anyone reports a provider silent for over 4 hours (compute report-downtime): deactivated, slashed, the reporter paid", async () => {
-    const silent = privateKeyToAccount(anvilAccounts[8].privateKey);
-    await registerProvider({
-      walletClient: createWalletClient({ chain: anvilChain, transport: http(chainH.anvil.rpcUrl), account: silent }),
-      registry: deployments.ComputeRegistry,
-      endpoint: "http://127.0.0.1:9/silent",
-      pricePerHour: RATE,
-      stake: parseEther("0.2"),
-    });
+    const silent = await registerNodeless(8, parseEther("0.2"));
     const cli = cliAs();
     const getProvider = () =>
       publicClient.readContract({ address: deployments.ComputeRegistry, abi: computeRegistryAbi, functionName: "getProvider", args: [silent.address] });

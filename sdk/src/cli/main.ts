@@ -88,8 +88,20 @@ function revertHint(err: ComputeContractError): string {
   return "";
 }
 
+/** Reverts that only mean "not yet": said in words, with the time the action becomes possible. */
+function notYet(err: ComputeContractError): string | undefined {
+  const iso = (v: unknown) => new Date(Number(v) * 1000).toISOString();
+  if (err.errorName === "ProvisionTimeoutNotReached") {
+    return `session ${String(err.args[0])} can be cancelled from ${iso(err.args[1])}: its provider has until then to start it.`;
+  }
+  if (err.errorName === "ProviderNotDown") {
+    return `provider ${String(err.args[0])} heartbeated recently; it can be reported from ${iso(err.args[2])} if it stays silent.`;
+  }
+  return undefined;
+}
+
 function describeError(err: unknown): string {
-  if (err instanceof ComputeContractError) return err.message + revertHint(err);
+  if (err instanceof ComputeContractError) return notYet(err) ?? err.message + revertHint(err);
   if (err instanceof ComputeApiError) return err.message;
   if (err instanceof ComputeError || err instanceof UsageError) return err.message;
   if (err instanceof Error) {
@@ -307,17 +319,7 @@ export async function main(argv: string[], io: Io = defaultIo, env: NodeJS.Proce
       case "cancel": {
         needWallet();
         const net = await compute.network();
-        const sid = sessionArg();
-        let r: Awaited<ReturnType<typeof compute.cancelSession>>;
-        try {
-          r = await compute.cancelSession(sid);
-        } catch (err) {
-          if (err instanceof ComputeContractError && err.errorName === "ProvisionTimeoutNotReached") {
-            const at = new Date(Number(err.args[1]) * 1000).toISOString();
-            throw new ComputeError("too_early", `session ${sid} can be cancelled from ${at}: its provider has until then to start it.`);
-          }
-          throw err;
-        }
+        const r = await compute.cancelSession(sessionArg());
         const withdrawHint = `compute withdraw --token ${r.token === zeroAddress ? "eth" : r.token === net.contracts.USDC ? "usdc" : r.token}`;
         io.out(`Session ${r.id} cancelled: its provider did not start it in time.`);
         io.out(`Refund: ${amount(r.refund, r.token, net.contracts.USDC)} (all of it), credited in the rental contract: ${withdrawHint}`);
@@ -331,16 +333,7 @@ export async function main(argv: string[], io: Io = defaultIo, env: NodeJS.Proce
         needWallet();
         const id = rest[0];
         if (id === undefined) throw new UsageError("report-downtime: missing <provider>.");
-        let r: Awaited<ReturnType<typeof compute.reportDowntime>>;
-        try {
-          r = await compute.reportDowntime(id);
-        } catch (err) {
-          if (err instanceof ComputeContractError && err.errorName === "ProviderNotDown") {
-            const at = new Date(Number(err.args[2]) * 1000).toISOString();
-            throw new ComputeError("not_down", `provider ${id} heartbeated recently; it can be reported from ${at} if it stays silent.`);
-          }
-          throw err;
-        }
+        const r = await compute.reportDowntime(id);
         io.out(`Provider ${r.provider} reported for over 4 hours without a heartbeat: deactivated, stake slashed ${amount(r.slashed, zeroAddress, undefined)}.`);
         io.out(`Your share: ${amount(r.reward, zeroAddress, undefined)}, credited in the registry: compute withdraw --token eth`);
         io.out(`Transaction: ${r.txHash}`);
