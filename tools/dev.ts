@@ -404,11 +404,19 @@ async function main(): Promise<void> {
   console.log(`\n${green(bold("Compute localnet is up"))} ${dim(`(${secs(performance.now() - t0)})`)}\n`);
   line("Node", `${NODE_URL}  ${dim("/v1/chat/completions /v1/models /v1/providers /v1/hardware /a2a /mcp /health")}`);
   line("Indexer", `${INDEXER_URL}  ${dim("GraphQL /graphql, SQL /sql, REST /providers /sessions /stats")}`);
-  if (hasRelayer) line("Relayer", `${RELAYER_URL}  ${dim("gateway /v1 (any provider), /a2a /mcp, x402 facilitator, gasless sessions")}`);
+  if (hasRelayer)
+    line(
+      "Relayer",
+      `${RELAYER_URL}  ${dim("gateway /v1 (any provider), /a2a /mcp, x402 facilitator, gasless sessions")}`,
+    );
   if (hasRelayer) line("Nodes UI", `${RELAYER_URL}/nodes  ${dim("providers, and registration with a browser wallet")}`);
   line("Chain", `${RPC_URL}  ${dim("anvil, chain id 31337")}`);
   line("SSH", `ssh -p ${PORTS.ssh} <session-user>@${HOST}`);
-  if (hasRelayer) line("SSH relay", `ssh -p ${PORTS.sshRelay} <session-user>@${HOST}  ${dim("(the gateway's relay: any provider's session)")}`);
+  if (hasRelayer)
+    line(
+      "SSH relay",
+      `ssh -p ${PORTS.sshRelay} <session-user>@${HOST}  ${dim("(the gateway's relay: any provider's session)")}`,
+    );
   console.log();
   line("Deployments", rel(DEPLOYMENTS_FILE));
   line("  Registry", d.ComputeRegistry);

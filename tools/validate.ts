@@ -17,7 +17,10 @@ const results: Check[] = [];
 
 class CheckError extends Error {}
 
-async function call(path: string, init: RequestInit = {}): Promise<{ status: number; body: unknown; text: string; headers: Headers }> {
+async function call(
+  path: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: unknown; text: string; headers: Headers }> {
   let res: Response;
   try {
     res = await fetch(`${base}${path}`, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
@@ -36,7 +39,11 @@ async function call(path: string, init: RequestInit = {}): Promise<{ status: num
 }
 
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-  call(path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+  call(path, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
 
 function errorOf(body: unknown): string {
   const e = (body as { error?: { message?: string } | string })?.error;
@@ -108,9 +115,16 @@ async function main(): Promise<number> {
   if (model !== undefined) {
     const m = model;
     await check("chat (streaming)", async () => {
-      const r = await post("/v1/chat/completions", { model: m, messages, max_tokens: 16, stream: true, stream_options: { include_usage: true } });
+      const r = await post("/v1/chat/completions", {
+        model: m,
+        messages,
+        max_tokens: 16,
+        stream: true,
+        stream_options: { include_usage: true },
+      });
       if (r.status !== 200) throw new CheckError(`HTTP ${r.status}: ${errorOf(r.body)}`);
-      if (!(r.headers.get("content-type") ?? "").startsWith("text/event-stream")) throw new CheckError(`content-type ${r.headers.get("content-type")}`);
+      if (!(r.headers.get("content-type") ?? "").startsWith("text/event-stream"))
+        throw new CheckError(`content-type ${r.headers.get("content-type")}`);
       const frames = r.text.split("\n\n").filter((f) => f.startsWith("data: "));
       if (frames.at(-1) !== "data: [DONE]") throw new CheckError("the stream did not end with data: [DONE]");
       return `${frames.length} SSE frames, ends with [DONE]`;
@@ -127,7 +141,11 @@ async function main(): Promise<number> {
   await check("hardware", async () => {
     const r = await call("/v1/hardware");
     if (r.status !== 200) throw new CheckError(`HTTP ${r.status}`);
-    const h = r.body as { cpu?: { cores?: number; model?: string }; gpus?: Array<{ name?: string }>; memory?: { total_bytes?: number } };
+    const h = r.body as {
+      cpu?: { cores?: number; model?: string };
+      gpus?: Array<{ name?: string }>;
+      memory?: { total_bytes?: number };
+    };
     const gpus = h.gpus?.length ? `${h.gpus.length} GPU(s): ${h.gpus.map((g) => g.name).join(", ")}` : "no GPU";
     return `${h.cpu?.cores ?? "?"} cores, ${Math.round((h.memory?.total_bytes ?? 0) / 2 ** 30)} GiB, ${gpus}`;
   });
@@ -141,7 +159,9 @@ async function main(): Promise<number> {
       { jsonrpc: "2.0", id: 1, method: "tools/list" },
       { accept: "application/json, text/event-stream" },
     );
-    const tools = ((mcp.body as { result?: { tools?: Array<{ name: string }> } }).result?.tools ?? []).map((t) => t.name);
+    const tools = ((mcp.body as { result?: { tools?: Array<{ name: string }> } }).result?.tools ?? []).map(
+      (t) => t.name,
+    );
     if (mcp.status !== 200 || tools.length === 0) throw new CheckError(`MCP tools/list: HTTP ${mcp.status}`);
     return `A2A skills ${skills.join(", ")}; MCP tools ${tools.join(", ")}`;
   });

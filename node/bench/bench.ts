@@ -85,7 +85,14 @@ async function httpBench(): Promise<boolean> {
   const cpuPerReq: Record<string, number[]> = { bare: [], node: [] };
   try {
     for (const t of [bare, node]) {
-      await runLoad({ port: t.port, path: "/v1/chat/completions", body: BENCH_REQUEST, connections: CONNECTIONS, durationMs: 1000, warmupMs: 0 });
+      await runLoad({
+        port: t.port,
+        path: "/v1/chat/completions",
+        body: BENCH_REQUEST,
+        connections: CONNECTIONS,
+        durationMs: 1000,
+        warmupMs: 0,
+      });
     }
     for (let r = 0; r < ROUNDS; r++) {
       const round: Record<string, { rps: number; p50: number; p99: number }> = {};
@@ -121,8 +128,12 @@ async function httpBench(): Promise<boolean> {
   const ratio = median(ratios);
   const addP50 = percentile(nodeLat, 50) - percentile(bareLat, 50);
   const addP99 = percentile(nodeLat, 99) - percentile(bareLat, 99);
-  out(`  bare: median ${fmt(median(rps.bare ?? []), 0)} req/s, p50 ${fmt(percentile(bareLat, 50))} ms, p99 ${fmt(percentile(bareLat, 99))} ms (${bareLat.length} samples)`);
-  out(`  node: median ${fmt(median(rps.node ?? []), 0)} req/s, p50 ${fmt(percentile(nodeLat, 50))} ms, p99 ${fmt(percentile(nodeLat, 99))} ms (${nodeLat.length} samples)`);
+  out(
+    `  bare: median ${fmt(median(rps.bare ?? []), 0)} req/s, p50 ${fmt(percentile(bareLat, 50))} ms, p99 ${fmt(percentile(bareLat, 99))} ms (${bareLat.length} samples)`,
+  );
+  out(
+    `  node: median ${fmt(median(rps.node ?? []), 0)} req/s, p50 ${fmt(percentile(nodeLat, 50))} ms, p99 ${fmt(percentile(nodeLat, 99))} ms (${nodeLat.length} samples)`,
+  );
   const bareCpu = median(cpuPerReq.bare ?? []);
   const nodeCpu = median(cpuPerReq.node ?? []);
   out(
@@ -135,12 +146,30 @@ async function httpBench(): Promise<boolean> {
   return ok;
 }
 
-function streamCompletion(port: number, model: string, prompt: string, maxTokens: number): Promise<{ tokens: number; ms: number }> {
-  const body = JSON.stringify({ model, prompt, max_tokens: maxTokens, temperature: 0, stream: true, stream_options: { include_usage: true } });
+function streamCompletion(
+  port: number,
+  model: string,
+  prompt: string,
+  maxTokens: number,
+): Promise<{ tokens: number; ms: number }> {
+  const body = JSON.stringify({
+    model,
+    prompt,
+    max_tokens: maxTokens,
+    temperature: 0,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const req = http.request(
-      { host: "127.0.0.1", port, path: "/v1/completions", method: "POST", headers: { "content-type": "application/json" } },
+      {
+        host: "127.0.0.1",
+        port,
+        path: "/v1/completions",
+        method: "POST",
+        headers: { "content-type": "application/json" },
+      },
       (res) => {
         let text = "";
         res.setEncoding("utf8");
@@ -169,7 +198,12 @@ async function engineBench(): Promise<boolean> {
   }
   const modelId = path.basename(MODEL_PATH).replace(/\.gguf$/i, "");
   const prompt = "In the beginning";
-  const llama = await getLlama({ build: "never", logLevel: LlamaLogLevel.error, progressLogs: false, skipDownload: true });
+  const llama = await getLlama({
+    build: "never",
+    logLevel: LlamaLogLevel.error,
+    progressLogs: false,
+    skipDownload: true,
+  });
   const model = await llama.loadModel({ modelPath: MODEL_PATH });
   // The same thread count the node's llamacpp backend picks for a model this small (one; see llamacpp.ts).
   const context = await model.createContext({ contextSize: Math.min(model.trainContextSize, 4096), threads: 1 });
@@ -216,13 +250,16 @@ async function engineBench(): Promise<boolean> {
         n = await viaNode();
         d = await direct();
       }
-      if (d.tokens !== budget || n.tokens !== budget) throw new Error(`expected ${budget} tokens, got direct ${d.tokens}, node ${n.tokens}`);
+      if (d.tokens !== budget || n.tokens !== budget)
+        throw new Error(`expected ${budget} tokens, got direct ${d.tokens}, node ${n.tokens}`);
       const dt = (d.tokens / d.ms) * 1000;
       const nt = (n.tokens / n.ms) * 1000;
       directTps.push(dt);
       nodeTps.push(nt);
       ratios.push(nt / dt);
-      out(`  round ${String(r + 1).padStart(2)}  direct ${d.tokens} tok in ${fmt(d.ms, 1)} ms = ${fmt(dt, 1)} tok/s   node ${n.tokens} tok in ${fmt(n.ms, 1)} ms = ${fmt(nt, 1)} tok/s   ratio ${fmt(nt / dt)}`);
+      out(
+        `  round ${String(r + 1).padStart(2)}  direct ${d.tokens} tok in ${fmt(d.ms, 1)} ms = ${fmt(dt, 1)} tok/s   node ${n.tokens} tok in ${fmt(n.ms, 1)} ms = ${fmt(nt, 1)} tok/s   ratio ${fmt(nt / dt)}`,
+      );
     }
   } finally {
     node.child.kill();
@@ -242,5 +279,7 @@ const started = performance.now();
 const httpOk = process.env.BENCH_ONLY === "engine" ? true : await httpBench();
 const engineOk = await engineBench();
 out();
-out(`done in ${fmt((performance.now() - started) / 1000, 1)} s: ${httpOk && engineOk ? "all targets met" : "some targets missed"}`);
+out(
+  `done in ${fmt((performance.now() - started) / 1000, 1)} s: ${httpOk && engineOk ? "all targets met" : "some targets missed"}`,
+);
 process.exit(0);

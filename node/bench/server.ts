@@ -50,7 +50,11 @@ async function main() {
   } else throw new Error(`unknown mode ${mode}`);
   const registry = new ModelRegistry(backends, { log });
   await registry.refresh();
-  const app = createApp({ registry, log, ...(process.env.STREAM_FLUSH_MS !== undefined ? { streamFlushMs: Number(process.env.STREAM_FLUSH_MS) } : {}) });
+  const app = createApp({
+    registry,
+    log,
+    ...(process.env.STREAM_FLUSH_MS !== undefined ? { streamFlushMs: Number(process.env.STREAM_FLUSH_MS) } : {}),
+  });
   const running = await startServer(app, { port: 0, host: "127.0.0.1", log });
   console.log(`PORT ${running.port}`);
   void BENCH_REQUEST;

@@ -13,13 +13,7 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  getLlama,
-  LlamaChatSession,
-  LlamaCompletion,
-  LlamaLogLevel,
-  resolveChatWrapper,
-} from "node-llama-cpp";
+import { getLlama, LlamaChatSession, LlamaCompletion, LlamaLogLevel, resolveChatWrapper } from "node-llama-cpp";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const modelPath = path.resolve(process.argv[2] ?? path.join(root, "models/compute-tiny.gguf"));
@@ -59,7 +53,10 @@ console.log(
   `loaded in ${results.loadMs} ms: name=${meta.general.name} arch=${meta.general.architecture} ` +
     `train ctx=${model.trainContextSize}, n_embd=${model.embeddingVectorSize}, vocab=${model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length}`,
 );
-check(typeof meta.general.name === "string" && meta.general.name.length > 0, `general.name is set ("${meta.general.name}")`);
+check(
+  typeof meta.general.name === "string" && meta.general.name.length > 0,
+  `general.name is set ("${meta.general.name}")`,
+);
 check(meta.general.architecture === "llama", "general.architecture is llama");
 
 // ---- tokenizer
@@ -75,7 +72,10 @@ if (meta.general.name === "compute-tiny" && existsSync(fixturesPath)) {
   for (const { text, ids } of fixtures) {
     if (text === undefined) continue;
     const got = Array.from(model.tokenize(text, true));
-    check(JSON.stringify(got) === JSON.stringify(ids), `llama.cpp tokenises like SentencePiece: ${JSON.stringify(text)}`);
+    check(
+      JSON.stringify(got) === JSON.stringify(ids),
+      `llama.cpp tokenises like SentencePiece: ${JSON.stringify(text)}`,
+    );
   }
   // the prompt node-llama-cpp's chat wrapper builds must be tokenised the way the chat data was trained
   const chatFixture = fixtures.find((f) => f.chatml_fragments);
@@ -104,7 +104,13 @@ const completion = new LlamaCompletion({ contextSequence: context.getSequence() 
 const completions: Record<string, { greedy: string; sampled: string }> = {};
 for (const prompt of ["In the beginning", "The LORD is my shepherd", "And Jesus said unto them"]) {
   const greedy = await completion.generateCompletion(prompt, { maxTokens: 40, temperature: 0, repeatPenalty: false });
-  const sampled = await completion.generateCompletion(prompt, { maxTokens: 40, temperature: 0.8, topK: 40, topP: 0.95, seed: 7 });
+  const sampled = await completion.generateCompletion(prompt, {
+    maxTokens: 40,
+    temperature: 0.8,
+    topK: 40,
+    topP: 0.95,
+    seed: 7,
+  });
   completions[prompt] = { greedy, sampled };
   console.log(`completion (greedy):  ${JSON.stringify(prompt)} -> ${JSON.stringify(greedy)}`);
   console.log(`completion (sampled): ${JSON.stringify(prompt)} -> ${JSON.stringify(sampled)}`);
@@ -127,7 +133,11 @@ for (const n of benchThreads) {
   let generated = 0;
   let tFirst = 0;
   t0 = performance.now();
-  for await (const _token of seq.evaluate(model.tokenize("And it came to pass", false), { temperature: 0.8, seed: 1, yieldEogToken: true })) {
+  for await (const _token of seq.evaluate(model.tokenize("And it came to pass", false), {
+    temperature: 0.8,
+    seed: 1,
+    yieldEogToken: true,
+  })) {
     if (++generated === 1) tFirst = performance.now();
     if (generated >= 200) break;
   }
@@ -162,22 +172,82 @@ const embedding = await model.createEmbeddingContext({ contextSize: 256, threads
 const embed = (text: string) => embedding.getEmbeddingFor(text);
 // [anchor, related, unrelated]; the first five must each hold, and at least 3/4 of all of them
 const cases: [string, string, string][] = [
-  ["The shepherd feeds his flock of sheep.", "The sheep follow their shepherd into the fold.", "The king gathered his army for battle."],
-  ["The king went out to battle with his chariots.", "The armies of the king fought the war with swords.", "The lambs and the sheep graze in green pastures."],
-  ["Jesus healed the sick and the blind.", "He opened the eyes of the blind man and made him whole.", "They built a house of cedar wood and stone."],
-  ["Give thanks unto the LORD, for he is good.", "Praise the LORD, for his mercy endureth for ever.", "The famine was sore in the land of Egypt."],
-  ["Moses led the children of Israel out of Egypt.", "Pharaoh let the people of Israel go from the land of Egypt.", "Paul wrote an epistle to the church."],
-  ["The fishermen cast their nets into the sea.", "They caught many fishes in the net by the sea.", "The priest offered a burnt offering upon the altar."],
-  ["The priest burned incense on the altar in the temple.", "Offerings were made upon the altar of the temple.", "The shepherds watched their flocks by night."],
-  ["It rained forty days and forty nights upon the earth.", "The waters of the flood covered the earth.", "The disciples ate bread at the supper."],
-  ["A sower went forth to sow his seed in the field.", "The seed fell on good ground in the field and grew.", "The soldiers crucified him between two thieves."],
-  ["The wine ran out at the wedding feast.", "They drank wine at the marriage supper.", "David slew Goliath with a stone."],
-  ["The lion roared in the wilderness.", "A young lion came out of the forest and roared.", "Give us this day our daily bread."],
+  [
+    "The shepherd feeds his flock of sheep.",
+    "The sheep follow their shepherd into the fold.",
+    "The king gathered his army for battle.",
+  ],
+  [
+    "The king went out to battle with his chariots.",
+    "The armies of the king fought the war with swords.",
+    "The lambs and the sheep graze in green pastures.",
+  ],
+  [
+    "Jesus healed the sick and the blind.",
+    "He opened the eyes of the blind man and made him whole.",
+    "They built a house of cedar wood and stone.",
+  ],
+  [
+    "Give thanks unto the LORD, for he is good.",
+    "Praise the LORD, for his mercy endureth for ever.",
+    "The famine was sore in the land of Egypt.",
+  ],
+  [
+    "Moses led the children of Israel out of Egypt.",
+    "Pharaoh let the people of Israel go from the land of Egypt.",
+    "Paul wrote an epistle to the church.",
+  ],
+  [
+    "The fishermen cast their nets into the sea.",
+    "They caught many fishes in the net by the sea.",
+    "The priest offered a burnt offering upon the altar.",
+  ],
+  [
+    "The priest burned incense on the altar in the temple.",
+    "Offerings were made upon the altar of the temple.",
+    "The shepherds watched their flocks by night.",
+  ],
+  [
+    "It rained forty days and forty nights upon the earth.",
+    "The waters of the flood covered the earth.",
+    "The disciples ate bread at the supper.",
+  ],
+  [
+    "A sower went forth to sow his seed in the field.",
+    "The seed fell on good ground in the field and grew.",
+    "The soldiers crucified him between two thieves.",
+  ],
+  [
+    "The wine ran out at the wedding feast.",
+    "They drank wine at the marriage supper.",
+    "David slew Goliath with a stone.",
+  ],
+  [
+    "The lion roared in the wilderness.",
+    "A young lion came out of the forest and roared.",
+    "Give us this day our daily bread.",
+  ],
   ["Love thy neighbour as thyself.", "Love one another, as I have loved you.", "The walls of Jericho fell down."],
-  ["The sheep were lost in the mountains.", "I will seek my lost sheep upon the hills.", "Pay the tribute money to Caesar."],
-  ["Gold and silver and precious stones.", "Treasures of silver and of gold.", "He went into the synagogue on the sabbath."],
-  ["The ship was broken by the storm at sea.", "The wind and the waves beat upon the ship.", "The woman drew water from the well."],
-  ["Abraham offered his son Isaac.", "Abraham took Isaac his son to the mountain.", "The king of Babylon besieged Jerusalem."],
+  [
+    "The sheep were lost in the mountains.",
+    "I will seek my lost sheep upon the hills.",
+    "Pay the tribute money to Caesar.",
+  ],
+  [
+    "Gold and silver and precious stones.",
+    "Treasures of silver and of gold.",
+    "He went into the synagogue on the sabbath.",
+  ],
+  [
+    "The ship was broken by the storm at sea.",
+    "The wind and the waves beat upon the ship.",
+    "The woman drew water from the well.",
+  ],
+  [
+    "Abraham offered his son Isaac.",
+    "Abraham took Isaac his son to the mountain.",
+    "The king of Babylon besieged Jerusalem.",
+  ],
 ];
 const CORE = 5;
 const sims: { anchor: string; related: number; unrelated: number }[] = [];
@@ -195,8 +265,13 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const meanRelated = mean(sims.map((s) => s.related));
 const meanUnrelated = mean(sims.map((s) => s.unrelated));
 results.embeddingAccuracy = `${correct}/${sims.length}`;
-console.log(`embedding: ${correct}/${sims.length} triplets ordered correctly; mean cosine related ${meanRelated.toFixed(3)}, unrelated ${meanUnrelated.toFixed(3)}`);
-check(correct >= Math.ceil(0.75 * sims.length) && meanRelated > meanUnrelated, "embedding: at least 3/4 of all triplets ordered correctly");
+console.log(
+  `embedding: ${correct}/${sims.length} triplets ordered correctly; mean cosine related ${meanRelated.toFixed(3)}, unrelated ${meanUnrelated.toFixed(3)}`,
+);
+check(
+  correct >= Math.ceil(0.75 * sims.length) && meanRelated > meanUnrelated,
+  "embedding: at least 3/4 of all triplets ordered correctly",
+);
 results.embeddingVectorLength = (await embed("test")).vector.length;
 results.embeddings = sims;
 

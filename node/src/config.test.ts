@@ -45,7 +45,9 @@ describe("loadConfig", () => {
     const c = loadConfig({ SSH_RELAY_KEYS: `ssh-ed25519 AAAAinline other, ${file}` });
     expect(c.rentals.relayKeys).toEqual(["ssh-ed25519 AAAAinline other", "ssh-ed25519 AAAAfile relay"]);
     expect(loadConfig({}).rentals.relayKeys).toEqual([]);
-    expect(() => loadConfig({ SSH_RELAY_KEYS: "/nonexistent/relay.pub" })).toThrow(/SSH_RELAY_KEYS: cannot read \/nonexistent\/relay.pub/);
+    expect(() => loadConfig({ SSH_RELAY_KEYS: "/nonexistent/relay.pub" })).toThrow(
+      /SSH_RELAY_KEYS: cannot read \/nonexistent\/relay.pub/,
+    );
     expect(() => loadConfig({ RENTAL_INSTANCE: "Bad Name" })).toThrow(ConfigError);
     expect(loadConfig({ RENTAL_INSTANCE: "gpu-box-1" }).rentals.instance).toBe("gpu-box-1");
   });

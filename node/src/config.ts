@@ -25,7 +25,14 @@ const envSchema = z.object({
     z
       .string()
       .default("llamacpp,mock")
-      .transform((s) => [...new Set(s.split(",").map((b) => b.trim().toLowerCase()).filter((b) => b !== ""))])
+      .transform((s) => [
+        ...new Set(
+          s
+            .split(",")
+            .map((b) => b.trim().toLowerCase())
+            .filter((b) => b !== ""),
+        ),
+      ])
       .pipe(z.array(z.enum(BACKEND_KINDS)).min(1)),
   ),
   OLLAMA_HOST: z.preprocess(emptyToUndefined, z.string().default("http://127.0.0.1:11434")),
@@ -44,7 +51,11 @@ const envSchema = z.object({
   LLAMA_THREADS: z.coerce.number().int().min(0).max(512).default(0),
   LLAMA_SEQUENCES: z.coerce.number().int().min(1).max(64).default(1),
   LLAMA_GPU: z.preprocess(emptyToUndefined, z.enum(["auto", "cuda", "vulkan", "metal", "false"]).default("auto")),
-  MAX_BODY_BYTES: z.coerce.number().int().min(1).default(4 * 1024 * 1024),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(4 * 1024 * 1024),
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1).default(300_000),
   /** Streaming: at most one socket write per stream per this many ms (frames stay one per token); 0 = every frame. */
   STREAM_FLUSH_MS: z.coerce.number().int().min(0).max(1000).default(DEFAULT_STREAM_FLUSH_MS),
@@ -110,7 +121,12 @@ export type NodeConfig = {
   modelPath: string;
   modelAliases: Record<string, string>;
   fallbackModels: string[];
-  llama: { contextSize: number | undefined; threads: number | undefined; sequences: number; gpu: "auto" | "cuda" | "vulkan" | "metal" | false };
+  llama: {
+    contextSize: number | undefined;
+    threads: number | undefined;
+    sequences: number;
+    gpu: "auto" | "cuda" | "vulkan" | "metal" | false;
+  };
   maxBodyBytes: number;
   requestTimeoutMs: number;
   streamFlushMs: number;
@@ -164,7 +180,10 @@ function parseAliases(raw: string): Record<string, string> {
 /** SSH_RELAY_KEYS: each comma-separated entry is a key line, or a file holding key lines (`#` comments allowed). */
 function parseRelayKeys(value: string | undefined): string[] {
   const keys: string[] = [];
-  for (const entry of (value ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+  for (const entry of (value ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")) {
     if (/^(ssh-|ecdsa-)/.test(entry)) {
       keys.push(entry);
       continue;
@@ -175,7 +194,10 @@ function parseRelayKeys(value: string | undefined): string[] {
     } catch (err) {
       throw new ConfigError(`SSH_RELAY_KEYS: cannot read ${entry}: ${(err as Error).message}`);
     }
-    const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
+    const lines = text
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l !== "" && !l.startsWith("#"));
     if (lines.length === 0) throw new ConfigError(`SSH_RELAY_KEYS: ${entry} holds no key`);
     keys.push(...lines);
   }

@@ -133,7 +133,12 @@ describe("graceful shutdown", () => {
     const frames = await sseFrames(res);
     await closed;
     expect(JSON.parse(frames.at(-1) ?? "")).toEqual({
-      error: { message: "The server is shutting down.", type: "service_unavailable_error", param: null, code: "server_shutdown" },
+      error: {
+        message: "The server is shutting down.",
+        type: "service_unavailable_error",
+        param: null,
+        code: "server_shutdown",
+      },
     });
     expect(mock.stats.aborted).toBe(1);
   });

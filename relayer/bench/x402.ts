@@ -19,7 +19,12 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const stats = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? Number.NaN;
-  return { n: s.length, mean: +(s.reduce((a, b) => a + b, 0) / s.length).toFixed(2), p50: +q(0.5).toFixed(2), p95: +q(0.95).toFixed(2) };
+  return {
+    n: s.length,
+    mean: +(s.reduce((a, b) => a + b, 0) / s.length).toFixed(2),
+    p50: +q(0.5).toFixed(2),
+    p95: +q(0.95).toFixed(2),
+  };
 };
 
 const chain = await startChain();
@@ -39,10 +44,15 @@ try {
     },
   });
   const url = "http://node.bench/v1/chat/completions";
-  const body = (model: string) => JSON.stringify({ model, messages: [{ role: "user", content: "Benchmark the payment path" }], max_tokens: 16 });
+  const body = (model: string) =>
+    JSON.stringify({ model, messages: [{ role: "user", content: "Benchmark the payment path" }], max_tokens: 16 });
   const call = async (model: string, headers: Record<string, string> = {}) => {
     const t = performance.now();
-    const res = await node.fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: body(model) });
+    const res = await node.fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: body(model),
+    });
     await res.arrayBuffer();
     if (res.status !== 200) throw new Error(`${model}: HTTP ${res.status}`);
     return performance.now() - t;
@@ -50,8 +60,13 @@ try {
 
   // Payment headers are signed up front: the benchmark measures the server side (verify + settle).
   const payer = await fundedPayer(chain, 1_000_000_000n);
-  const r402 = await node.fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: body(PAID_MODEL) });
-  const requirement = ((await r402.json()) as { accepts: Parameters<typeof createV1PaymentHeader>[0]["requirement"][] }).accepts[0];
+  const r402 = await node.fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: body(PAID_MODEL),
+  });
+  const requirement = ((await r402.json()) as { accepts: Parameters<typeof createV1PaymentHeader>[0]["requirement"][] })
+    .accepts[0];
   if (!requirement) throw new Error("no 402 requirement");
   const headers = await Promise.all(
     Array.from({ length: REQUESTS + 5 }, () => createV1PaymentHeader({ signer: payer, chainId: 31337, requirement })),

@@ -8,15 +8,7 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import {
-  type Chain,
-  createPublicClient,
-  defineChain,
-  getAddress,
-  http,
-  isAddress,
-  type PublicClient,
-} from "viem";
+import { type Chain, createPublicClient, defineChain, getAddress, http, isAddress, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { TxQueue } from "./chain/txQueue.ts";
 import type { RelayerConfig } from "./config.ts";
@@ -24,7 +16,13 @@ import { openDb, type RelayerDb } from "./db.ts";
 import { RelayerError } from "./errors.ts";
 import { Facilitator } from "./facilitator/facilitator.ts";
 import { facilitatorRoute } from "./facilitator/routes.ts";
-import { type CreateGatewayOptions, createGateway, DEFAULT_INDEXER_URL, type Gateway, gatewayRoutes } from "./gateway/index.ts";
+import {
+  type CreateGatewayOptions,
+  createGateway,
+  DEFAULT_INDEXER_URL,
+  type Gateway,
+  gatewayRoutes,
+} from "./gateway/index.ts";
 import { RateLimiter } from "./http/rateLimit.ts";
 import type { Logger } from "./logger.ts";
 import { a2aRoutes } from "@jeju/compute-sdk/agents/a2a";
@@ -168,7 +166,11 @@ export async function createRelayer(
     nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
     rpcUrls: { default: { http: [config.rpcUrl] } },
   });
-  const publicClient = createPublicClient({ chain, transport: http(config.rpcUrl), pollingInterval: 100 }) as PublicClient;
+  const publicClient = createPublicClient({
+    chain,
+    transport: http(config.rpcUrl),
+    pollingInterval: 100,
+  }) as PublicClient;
   const account = privateKeyToAccount(config.privateKey);
   const db = openDb(config.dbFile);
   const queue = new TxQueue({ db, account, publicClient, chainId, log });
@@ -221,7 +223,8 @@ export async function createRelayer(
     gateway === undefined
       ? undefined
       : new DowntimeKeeper({
-          listProviders: async () => (await gateway.directory.providers()).map((p) => ({ address: p.address, lastHeartbeat: p.lastHeartbeat })),
+          listProviders: async () =>
+            (await gateway.directory.providers()).map((p) => ({ address: p.address, lastHeartbeat: p.lastHeartbeat })),
           publicClient,
           registry: getAddress(registry),
           queue,

@@ -17,7 +17,13 @@ const envSchema = z.object({
   RELAYER_PORT: z.coerce.number().int().min(0).max(65535).default(4010),
   RELAYER_HOST: z.preprocess(empty, z.string().default("127.0.0.1")),
   RPC_URL: z.preprocess(empty, z.url().default("http://127.0.0.1:8545")),
-  RELAYER_PRIVATE_KEY: z.preprocess(empty, z.string().regex(/^0x[0-9a-fA-F]{64}$/).optional()),
+  RELAYER_PRIVATE_KEY: z.preprocess(
+    empty,
+    z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{64}$/)
+      .optional(),
+  ),
   DEPLOYMENTS_FILE: z.preprocess(empty, z.string().optional()),
   RELAYER_DB: z.preprocess(empty, z.string().default(".data/relayer.sqlite")),
   RELAYER_RATE_LIMIT_PER_SECOND: z.coerce.number().positive().default(20),
@@ -25,7 +31,14 @@ const envSchema = z.object({
   LOG_LEVEL: z.preprocess(empty, z.string().default("info")),
   INDEXER_URL: z.preprocess(empty, z.url().default("http://127.0.0.1:42069")),
   GATEWAY_TIMEOUT_MS: z.preprocess(empty, z.coerce.number().int().positive().default(30_000)),
-  GATEWAY_MAX_BODY_BYTES: z.preprocess(empty, z.coerce.number().int().positive().default(4 * 1024 * 1024)),
+  GATEWAY_MAX_BODY_BYTES: z.preprocess(
+    empty,
+    z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(4 * 1024 * 1024),
+  ),
   /** The SSH relay's port (`ssh -p 2222 s<id>@gateway`); `off` disables it. */
   SSH_RELAY_PORT: z.preprocess(
     empty,

@@ -42,7 +42,8 @@ if (config.sshRelayPort !== undefined) {
       relay = r;
       log.info({ relayKeyFile: relayClientPublicKeyFile(config.dataDir) }, "ssh relay key (for nodes' SSH_RELAY_KEYS)");
     },
-    (err: Error) => log.error({ err: err.message, port: config.sshRelayPort }, "ssh relay not started (set SSH_RELAY_PORT, or off)"),
+    (err: Error) =>
+      log.error({ err: err.message, port: config.sshRelayPort }, "ssh relay not started (set SSH_RELAY_PORT, or off)"),
   );
 }
 

@@ -41,4 +41,3 @@ export function readDeployments(path: string): Deployments {
     feeBps: integer("feeBps"),
   };
 }
-

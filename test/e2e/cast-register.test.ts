@@ -91,7 +91,11 @@ describe("docs: cast send … register(string,string,uint256)", () => {
     expect(info.attestationHash).toBe(keccak256(toBytes(attestation)));
     expect(await client.getBalance({ address: deployments.ComputeRegistry })).toBe(parseEther("0.1"));
 
-    const [event, ...rest] = parseEventLogs({ abi: computeRegistryAbi, logs: receipt.logs, eventName: "ProviderRegistered" });
+    const [event, ...rest] = parseEventLogs({
+      abi: computeRegistryAbi,
+      logs: receipt.logs,
+      eventName: "ProviderRegistered",
+    });
     expect(rest).toHaveLength(0);
     expect(event?.args).toEqual({
       provider: provider.address,

@@ -92,7 +92,9 @@ async function indexerProxy(target: string) {
     const key = `${u.pathname}${u.search}`;
     if (frozen) {
       const s = seen.get(key);
-      return s ? c.body(s.body, s.status as 200, { "content-type": "application/json" }) : c.json({ error: "frozen" }, 503);
+      return s
+        ? c.body(s.body, s.status as 200, { "content-type": "application/json" })
+        : c.json({ error: "frozen" }, 503);
     }
     const res = await fetch(`${target}${key}`);
     const body = await res.text();
@@ -117,7 +119,13 @@ async function trap() {
   const app = new Hono();
   app.all("*", (c) => {
     hits++;
-    return c.json({ id: "trap", object: "chat.completion", created: 0, model: MODEL, choices: [{ index: 0, message: { role: "assistant", content: "TRAP" }, finish_reason: "stop" }] });
+    return c.json({
+      id: "trap",
+      object: "chat.completion",
+      created: 0,
+      model: MODEL,
+      choices: [{ index: 0, message: { role: "assistant", content: "TRAP" }, finish_reason: "stop" }],
+    });
   });
   const served = await listen(app);
   return { ...served, hits: () => hits };
@@ -151,7 +159,10 @@ async function registerProvider(account: Account, endpoint: string, inPrice: big
 }
 
 /** Wait until the indexer lists exactly `addresses` as active providers of MODEL. */
-async function indexed(addresses: Address[], check: (p: { address: Address; endpoint: string }) => boolean = () => true) {
+async function indexed(
+  addresses: Address[],
+  check: (p: { address: Address; endpoint: string }) => boolean = () => true,
+) {
   const want = addresses.map((a) => getAddress(a)).sort();
   await within(10_000, async () => {
     const { providers } = await indexer.listProviders({ model: MODEL, active: true });
@@ -185,10 +196,12 @@ async function apiError(p: Promise<unknown>): Promise<InstanceType<typeof OpenAI
 
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), "gateway-e2e-"));
-  const nodes = Promise.all([0, 1, 2].map(() => {
-    const backend = new MockBackend({ tokenDelayMs: 4 });
-    return startTestNode([backend]).then((node) => ({ node, backend }));
-  }));
+  const nodes = Promise.all(
+    [0, 1, 2].map(() => {
+      const backend = new MockBackend({ tokenDelayMs: 4 });
+      return startTestNode([backend]).then((node) => ({ node, backend }));
+    }),
+  );
   stack = await startStack();
   const [a, b, c] = await nodes;
   A = { name: "A", account: privateKeyToAccount(anvilAccounts[2].privateKey), ...a!, price: 1n };
@@ -237,7 +250,9 @@ afterAll(async () => {
 describe("inference gateway", () => {
   it("lists the marketplace's models and answers a chat exactly like the cheapest provider, naming it", async () => {
     const models = await client.models.list();
-    expect(models.data).toContainEqual(expect.objectContaining({ id: MODEL, object: "model", owned_by: "compute-marketplace" }));
+    expect(models.data).toContainEqual(
+      expect.objectContaining({ id: MODEL, object: "model", owned_by: "compute-marketplace" }),
+    );
 
     const { data, response } = await client.chat.completions.create(CHAT).withResponse();
     expect(response.headers.get("x-compute-provider")).toBe(providerId(A));
@@ -262,7 +277,10 @@ describe("inference gateway", () => {
     const mcp = new McpClient({ name: "gateway-e2e", version: "1.0.0" });
     await mcp.connect(new StreamableHTTPClientTransport(new URL(`${relayerServer.url}/mcp`)));
     try {
-      const r = (await mcp.callTool({ name: "chat", arguments: { model: MODEL, messages: CHAT.messages, max_tokens: CHAT.max_tokens } })) as CallToolResult;
+      const r = (await mcp.callTool({
+        name: "chat",
+        arguments: { model: MODEL, messages: CHAT.messages, max_tokens: CHAT.max_tokens },
+      })) as CallToolResult;
       expect(r.isError ?? false).toBe(false);
       expect(r.content).toEqual([{ type: "text", text: direct.choices[0]?.message.content }]);
     } finally {
@@ -277,17 +295,35 @@ describe("inference gateway", () => {
         jsonrpc: "2.0",
         id: 1,
         method: "message/stream",
-        params: { message: { kind: "message", messageId: "g-1", role: "user", parts: [{ kind: "data", data: { skill: "inference", parameters: CHAT } }] } },
+        params: {
+          message: {
+            kind: "message",
+            messageId: "g-1",
+            role: "user",
+            parts: [{ kind: "data", data: { skill: "inference", parameters: CHAT } }],
+          },
+        },
       }),
     });
     expect(streamed.headers.get("content-type")).toBe("text/event-stream");
-    type Ev = { result: { kind: string; lastChunk?: boolean; artifact?: { parts: Array<{ kind: string; text?: string }> } } };
-    const events = (await streamed.text()).split("\n\n").filter((e) => e.startsWith("data: ")).map((e) => JSON.parse(e.slice(6)) as Ev);
-    const pieces = events.filter((e) => e.result.kind === "artifact-update" && !e.result.lastChunk).map((e) => e.result.artifact?.parts[0]?.text ?? "");
+    type Ev = {
+      result: { kind: string; lastChunk?: boolean; artifact?: { parts: Array<{ kind: string; text?: string }> } };
+    };
+    const events = (await streamed.text())
+      .split("\n\n")
+      .filter((e) => e.startsWith("data: "))
+      .map((e) => JSON.parse(e.slice(6)) as Ev);
+    const pieces = events
+      .filter((e) => e.result.kind === "artifact-update" && !e.result.lastChunk)
+      .map((e) => e.result.artifact?.parts[0]?.text ?? "");
     expect(pieces.length).toBeGreaterThan(1);
     expect(pieces.join("")).toBe(direct.choices[0]?.message.content);
 
-    const bad = await fetch(`${relayerServer.url}/a2a`, { method: "POST", headers: { "content-type": "application/json" }, body: "{" });
+    const bad = await fetch(`${relayerServer.url}/a2a`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{",
+    });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { type: string } }).error.type).toBe("invalid_request_error");
   });
@@ -312,7 +348,9 @@ describe("inference gateway", () => {
     // The mock makes a token every 4 ms: a buffering proxy would deliver them all at once.
     expect(arrivals.at(-1)! - arrivals[0]!).toBeGreaterThan(30);
     expect(chunks.at(-1)?.usage).toEqual(whole.usage);
-    expect(chunks.some((c) => c.choices[0]?.finish_reason === "length" || c.choices[0]?.finish_reason === "stop")).toBe(true);
+    expect(chunks.some((c) => c.choices[0]?.finish_reason === "length" || c.choices[0]?.finish_reason === "stop")).toBe(
+      true,
+    );
   });
 
   it("passes embeddings and text completions through", async () => {
@@ -324,7 +362,11 @@ describe("inference gateway", () => {
     expect(data.data[0]?.embedding.length).toBeGreaterThan(0);
 
     const completion = await client.completions.create({ model: MODEL, prompt: "The node", max_tokens: 8 });
-    const directCompletion = await A.node.client.completions.create({ model: MODEL, prompt: "The node", max_tokens: 8 });
+    const directCompletion = await A.node.client.completions.create({
+      model: MODEL,
+      prompt: "The node",
+      max_tokens: 8,
+    });
     expect(completion.choices).toEqual(directCompletion.choices);
   });
 
@@ -352,7 +394,11 @@ describe("inference gateway", () => {
     expect(after.data.choices[0]?.message.content).not.toBe("TRAP");
     expect([trapX.hits(), trapX2.hits(), trapY.hits()]).toEqual([1, 0, 0]);
     expect(started()).toBe(n + 1);
-    expect(logs.some((l) => l.event === "gateway_failover" && l.provider === `provider-${X.address}` && /endpoint/.test(l.reason))).toBe(true);
+    expect(
+      logs.some(
+        (l) => l.event === "gateway_failover" && l.provider === `provider-${X.address}` && /endpoint/.test(l.reason),
+      ),
+    ).toBe(true);
 
     // Pinning to them is refused too.
     for (const who of [X.address, `provider-${Y.address}`]) {
@@ -368,7 +414,9 @@ describe("inference gateway", () => {
     expect(unknown.code).toBe("model_not_found");
     expect(unknown.error).toMatchObject({ type: "invalid_request_error", param: "model", code: "model_not_found" });
     const stranger = "provider-0x000000000000000000000000000000000000dEaD";
-    const notRegistered = await apiError(client.chat.completions.create(CHAT, { headers: { "X-Compute-Provider": stranger } }));
+    const notRegistered = await apiError(
+      client.chat.completions.create(CHAT, { headers: { "X-Compute-Provider": stranger } }),
+    );
     expect(notRegistered.status).toBe(404);
     expect(notRegistered.code).toBe("provider_not_found");
     expect(notRegistered.message).toContain("0x000000000000000000000000000000000000dEaD");
@@ -392,8 +440,12 @@ describe("inference gateway", () => {
     const served = await Promise.all(apps.map((n) => listen(n.app)));
     try {
       await Promise.all([
-        registry(P1, "register", [served[0]!.url, "", parseEther("0.01")], parseEther("0.1")).then(() => registry(P1, "setModel", [PAID_MODEL, 2n, 5n])),
-        registry(P2, "register", [served[1]!.url, "", parseEther("0.01")], parseEther("0.1")).then(() => registry(P2, "setModel", [PAID_MODEL, 3n, 5n])),
+        registry(P1, "register", [served[0]!.url, "", parseEther("0.01")], parseEther("0.1")).then(() =>
+          registry(P1, "setModel", [PAID_MODEL, 2n, 5n]),
+        ),
+        registry(P2, "register", [served[1]!.url, "", parseEther("0.01")], parseEther("0.1")).then(() =>
+          registry(P2, "setModel", [PAID_MODEL, 3n, 5n]),
+        ),
       ]);
       await within(10_000, async () => {
         const { providers } = await indexer.listProviders({ model: PAID_MODEL, active: true });
@@ -401,15 +453,33 @@ describe("inference gateway", () => {
       });
       await sleep(150);
       const payer = privateKeyToAccount(generatePrivateKey());
-      const deployer = createWalletClient({ chain: anvilChain(), transport: http(stack.anvil.rpcUrl), account: privateKeyToAccount(anvilAccounts[0].privateKey) });
+      const deployer = createWalletClient({
+        chain: anvilChain(),
+        transport: http(stack.anvil.rpcUrl),
+        account: privateKeyToAccount(anvilAccounts[0].privateKey),
+      });
       await publicClient.waitForTransactionReceipt({
-        hash: await deployer.writeContract({ address: stack.deployments.USDC, abi: localUsdcAbi, functionName: "mint", args: [payer.address, 1_000_000n] }),
+        hash: await deployer.writeContract({
+          address: stack.deployments.USDC,
+          abi: localUsdcAbi,
+          functionName: "mint",
+          args: [payer.address, 1_000_000n],
+        }),
         pollingInterval: 50,
       });
       const usdc = (who: Address) =>
-        publicClient.readContract({ address: stack.deployments.USDC, abi: localUsdcAbi, functionName: "balanceOf", args: [who] });
+        publicClient.readContract({
+          address: stack.deployments.USDC,
+          abi: localUsdcAbi,
+          functionName: "balanceOf",
+          args: [who],
+        });
       const url = `${relayerServer.url}/v1/chat/completions`;
-      const body = JSON.stringify({ model: PAID_MODEL, messages: [{ role: "user", content: "pay me" }], max_tokens: 8 });
+      const body = JSON.stringify({
+        model: PAID_MODEL,
+        messages: [{ role: "user", content: "pay me" }],
+        max_tokens: 8,
+      });
       const post = (headers: Record<string, string> = {}) =>
         fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
 
@@ -418,7 +488,9 @@ describe("inference gateway", () => {
       expect(unpaid.status).toBe(402);
       expect(unpaid.headers.get("x-compute-provider")).toBe(`provider-${P1.address}`);
       expect(unpaid.headers.get("payment-required")).toBeTruthy();
-      const { accepts } = (await unpaid.json()) as { accepts: Parameters<typeof createV1PaymentHeader>[0]["requirement"][] };
+      const { accepts } = (await unpaid.json()) as {
+        accepts: Parameters<typeof createV1PaymentHeader>[0]["requirement"][];
+      };
       expect(accepts[0]?.payTo).toBe(P1.address);
 
       // The official x402 client (v2 PAYMENT-SIGNATURE) pays P1 and is served by P1.
@@ -427,7 +499,11 @@ describe("inference gateway", () => {
         spendControls: { allowedAssets: [{ network: caip2(31337), asset: stack.deployments.USDC }] },
       });
       const p1Before = await usdc(P1.address);
-      const res = await wrapFetchWithPayment(fetch, x402)(url, { method: "POST", headers: { "content-type": "application/json" }, body });
+      const res = await wrapFetchWithPayment(fetch, x402)(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
       expect(res.status).toBe(200);
       expect(res.headers.get("x-compute-provider")).toBe(`provider-${P1.address}`);
       expect((decodeBase64Json(res.headers.get("payment-response") as string) as SettleResponse).success).toBe(true);
@@ -435,7 +511,11 @@ describe("inference gateway", () => {
 
       // A v1 X-PAYMENT to P2 goes to P2, although P1 is cheaper.
       const p2Before = await usdc(P2.address);
-      const header = await createV1PaymentHeader({ signer: payer, chainId: 31337, requirement: { ...accepts[0]!, payTo: P2.address } });
+      const header = await createV1PaymentHeader({
+        signer: payer,
+        chainId: 31337,
+        requirement: { ...accepts[0]!, payTo: P2.address },
+      });
       const toP2 = await post({ "X-PAYMENT": header });
       expect(toP2.status).toBe(200);
       expect(toP2.headers.get("x-compute-provider")).toBe(`provider-${P2.address}`);
@@ -459,7 +539,11 @@ describe("inference gateway", () => {
     // A prompt whose mock answer is long (the mock answers 12–35 tokens, 4 ms apart), so there is time to leave.
     let chat: typeof CHAT | undefined;
     for (let i = 0; i < 40 && chat === undefined; i++) {
-      const candidate = { ...CHAT, max_tokens: 64, messages: [{ role: "user" as const, content: `Tell me story number ${i}.` }] };
+      const candidate = {
+        ...CHAT,
+        max_tokens: 64,
+        messages: [{ role: "user" as const, content: `Tell me story number ${i}.` }],
+      };
       const r = await A.node.client.chat.completions.create(candidate);
       if ((r.usage?.completion_tokens ?? 0) >= 30) chat = candidate;
     }

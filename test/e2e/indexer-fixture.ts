@@ -79,7 +79,14 @@ export function stackClient(stack: Stack): { chain: Chain; publicClient: PublicC
     nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
     rpcUrls: { default: { http: [stack.anvil.rpcUrl] } },
   });
-  return { chain, publicClient: createPublicClient({ chain, transport: http(stack.anvil.rpcUrl), pollingInterval: 50 }) as PublicClient };
+  return {
+    chain,
+    publicClient: createPublicClient({
+      chain,
+      transport: http(stack.anvil.rpcUrl),
+      pollingInterval: 50,
+    }) as PublicClient,
+  };
 }
 
 /** An in-process relayer on the stack (anvil key #9, the stack's indexer, an uncached provider list). */

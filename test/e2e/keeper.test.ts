@@ -51,9 +51,16 @@ describe("downtime keeper", () => {
   it("reports a provider silent for over 4 hours (deactivated, slashed, reporter paid) once, and leaves a live one alone", async () => {
     const registry = stack.deployments.ComputeRegistry;
     const read = <T>(functionName: string, args: unknown[] = []) =>
-      publicClient.readContract({ address: registry, abi: computeRegistryAbi, functionName, args } as never) as Promise<T>;
+      publicClient.readContract({
+        address: registry,
+        abi: computeRegistryAbi,
+        functionName,
+        args,
+      } as never) as Promise<T>;
     const indexer = createIndexerClient(stack.indexer.url);
-    await within(30_000, async () => ((await indexer.listProviders({ active: true })).providers.length === 2 ? true : undefined));
+    await within(30_000, async () =>
+      (await indexer.listProviders({ active: true })).providers.length === 2 ? true : undefined,
+    );
     const keeper = relayer.keeper;
     if (!keeper) throw new Error("no keeper");
 
@@ -61,9 +68,18 @@ describe("downtime keeper", () => {
 
     await publicClient.request({ method: "evm_increaseTime" as never, params: [4 * 3600 + 60] as never });
     // The live provider heartbeats; the silent one does not.
-    const aliveWallet = createWalletClient({ chain: publicClient.chain, transport: http(stack.anvil.rpcUrl), account: alive });
+    const aliveWallet = createWalletClient({
+      chain: publicClient.chain,
+      transport: http(stack.anvil.rpcUrl),
+      account: alive,
+    });
     await publicClient.waitForTransactionReceipt({
-      hash: await aliveWallet.writeContract({ address: registry, abi: computeRegistryAbi, functionName: "heartbeat", chain: publicClient.chain }),
+      hash: await aliveWallet.writeContract({
+        address: registry,
+        abi: computeRegistryAbi,
+        functionName: "heartbeat",
+        chain: publicClient.chain,
+      }),
     });
 
     const slashAmount = await read<bigint>("downtimeSlashAmount");
@@ -71,11 +87,17 @@ describe("downtime keeper", () => {
     const creditsBefore = await read<bigint>("credits", [relayerAccount.address]);
     const reports = await keeper.tick();
     expect(reports).toHaveLength(1);
-    expect(reports[0]).toMatchObject({ provider: silent.address, slashed: slashAmount, reward: (slashAmount * rewardBps) / 10_000n });
+    expect(reports[0]).toMatchObject({
+      provider: silent.address,
+      slashed: slashAmount,
+      reward: (slashAmount * rewardBps) / 10_000n,
+    });
 
     const p = await read<{ active: boolean; stake: bigint }>("getProvider", [silent.address]);
     expect(p).toMatchObject({ active: false, stake: parseEther("0.1") - slashAmount });
-    expect(await read<bigint>("credits", [relayerAccount.address])).toBe(creditsBefore + (slashAmount * rewardBps) / 10_000n);
+    expect(await read<bigint>("credits", [relayerAccount.address])).toBe(
+      creditsBefore + (slashAmount * rewardBps) / 10_000n,
+    );
     expect((await read<{ active: boolean; stake: bigint }>("getProvider", [alive.address])).active).toBe(true);
 
     // The indexer drops it from the active list; the keeper does not report the same outage again.

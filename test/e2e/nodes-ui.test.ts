@@ -40,7 +40,11 @@ async function walletPage(account?: `0x${string}`): Promise<Page> {
   const page = await context.newPage();
   if (account) {
     await page.exposeFunction("__anvil", async (payload: string) => {
-      const res = await fetch(stack.anvil.rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body: payload });
+      const res = await fetch(stack.anvil.rpcUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: payload,
+      });
       return res.text();
     });
     await page.addInitScript((from) => {
@@ -50,7 +54,9 @@ async function walletPage(account?: `0x${string}`): Promise<Page> {
         isMetaMask: false,
         async request({ method, params }: { method: string; params?: unknown[] }) {
           if (method === "eth_requestAccounts" || method === "eth_accounts") return [from];
-          const answer = JSON.parse(await w.__anvil(JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params: params ?? [] })));
+          const answer = JSON.parse(
+            await w.__anvil(JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params: params ?? [] })),
+          );
           if (answer.error) throw Object.assign(new Error(answer.error.message), { code: answer.error.code });
           return answer.result;
         },
@@ -62,7 +68,12 @@ async function walletPage(account?: `0x${string}`): Promise<Page> {
 }
 
 const getProvider = (address: `0x${string}`) =>
-  publicClient.readContract({ address: stack.deployments.ComputeRegistry, abi: computeRegistryAbi, functionName: "getProvider", args: [address] });
+  publicClient.readContract({
+    address: stack.deployments.ComputeRegistry,
+    abi: computeRegistryAbi,
+    functionName: "getProvider",
+    args: [address],
+  });
 
 describe.skipIf(skip)("Gateway UI /nodes (Chromium)", () => {
   beforeAll(async () => {
@@ -84,7 +95,16 @@ describe.skipIf(skip)("Gateway UI /nodes (Chromium)", () => {
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
   }, 180_000);
 
@@ -116,7 +136,9 @@ describe.skipIf(skip)("Gateway UI /nodes (Chromium)", () => {
     await expect.poll(() => page.locator("#status").textContent(), POLL).toContain("No wallet found in this browser");
     await page.fill("#endpoint", "https://mynode.example.com:4007");
     await page.locator("#endpoint").dispatchEvent("change");
-    await expect.poll(() => page.locator("#cast").textContent(), POLL).toContain(`cast send ${stack.deployments.ComputeRegistry}`);
+    await expect
+      .poll(() => page.locator("#cast").textContent(), POLL)
+      .toContain(`cast send ${stack.deployments.ComputeRegistry}`);
     const cast = (await page.locator("#cast").textContent()) ?? "";
     expect(cast).toContain(`"register(string,string,uint256)"`);
     expect(cast).toContain("'https://mynode.example.com:4007'");
@@ -137,20 +159,35 @@ describe.skipIf(skip)("Gateway UI /nodes (Chromium)", () => {
 
     await page.fill("#stake", "0.25");
     await page.click("#submit");
-    await expect.poll(() => page.locator("#status").textContent(), { timeout: 30_000 }).toMatch(/^Registered in block \d+ \(0x[0-9a-f]{64}\)/);
+    await expect
+      .poll(() => page.locator("#status").textContent(), { timeout: 30_000 })
+      .toMatch(/^Registered in block \d+ \(0x[0-9a-f]{64}\)/);
     const p = await getProvider(visitor.address);
-    expect(p).toMatchObject({ registered: true, active: true, endpoint: "http://127.0.0.1:4999", stake: parseEther("0.25"), pricePerHour: parseEther("0.02") });
+    expect(p).toMatchObject({
+      registered: true,
+      active: true,
+      endpoint: "http://127.0.0.1:4999",
+      stake: parseEther("0.25"),
+      pricePerHour: parseEther("0.02"),
+    });
     const row = page.locator(`tr[data-address="${visitor.address.toLowerCase()}"]`);
     await row.waitFor({ timeout: 30_000 });
     expect(await row.locator("td").nth(1).textContent()).toBe("http://127.0.0.1:4999");
 
     // Registering again is refused before any transaction.
     await page.click("#submit");
-    await expect.poll(() => page.locator("#status").textContent(), POLL).toBe(`${visitor.address} is already registered (endpoint http://127.0.0.1:4999)`);
+    await expect
+      .poll(() => page.locator("#status").textContent(), POLL)
+      .toBe(`${visitor.address} is already registered (endpoint http://127.0.0.1:4999)`);
   });
 
   it("the API names the field that is wrong", async () => {
-    const post = (body: unknown) => fetch(`${base}/nodes/api/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const post = (body: unknown) =>
+      fetch(`${base}/nodes/api/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
     const cases: [unknown, string, string][] = [
       [{ endpoint: "ftp://x", pricePerHour: "0.01", stake: "0.1" }, "endpoint", "invalid_endpoint"],
       [{ endpoint: "https://x", pricePerHour: "0", stake: "0.1" }, "pricePerHour", "invalid_amount"],

@@ -39,17 +39,35 @@ beforeAll(async () => {
   });
   const wallet = createWalletClient({ chain: anvilChain, transport: http(chain.anvil.rpcUrl), account: provider });
   const reg = chain.deployments.ComputeRegistry;
-  const send = async (p: Promise<Hex>) => chain.publicClient.waitForTransactionReceipt({ hash: await p, pollingInterval: 50 });
-  await send(wallet.writeContract({ address: reg, abi: computeRegistryAbi, functionName: "register", args: ["http://127.0.0.1:4007", "", parseEther("0.01")], value: parseEther("0.1") }));
+  const send = async (p: Promise<Hex>) =>
+    chain.publicClient.waitForTransactionReceipt({ hash: await p, pollingInterval: 50 });
+  await send(
+    wallet.writeContract({
+      address: reg,
+      abi: computeRegistryAbi,
+      functionName: "register",
+      args: ["http://127.0.0.1:4007", "", parseEther("0.01")],
+      value: parseEther("0.1"),
+    }),
+  );
   await send(
     wallet.writeContract({
       address: reg,
       abi: computeRegistryAbi,
       functionName: "setHardware",
-      args: [{ gpuModel: "NVIDIA H100", gpuCount: 4, vramGb: 80, cpuCores: 32, memoryGb: 256, storageGb: 2000, teeType: 0 }],
+      args: [
+        { gpuModel: "NVIDIA H100", gpuCount: 4, vramGb: 80, cpuCores: 32, memoryGb: 256, storageGb: 2000, teeType: 0 },
+      ],
     }),
   );
-  await send(wallet.writeContract({ address: reg, abi: computeRegistryAbi, functionName: "setTokenPrice", args: [chain.deployments.USDC, RATE] }));
+  await send(
+    wallet.writeContract({
+      address: reg,
+      abi: computeRegistryAbi,
+      functionName: "setTokenPrice",
+      args: [chain.deployments.USDC, RATE],
+    }),
+  );
 });
 
 afterAll(async () => {
@@ -76,7 +94,11 @@ async function payment(amount: bigint, payTo: `0x${string}`) {
     to: payTo,
     value: amount,
   });
-  const v2 = { x402Version: 2, paymentPayload: { x402Version: 2, accepted: requirements, payload: exact }, paymentRequirements: requirements };
+  const v2 = {
+    x402Version: 2,
+    paymentPayload: { x402Version: 2, accepted: requirements, payload: exact },
+    paymentRequirements: requirements,
+  };
   const resource = { url: "http://node.test/v1/chat/completions", description: "", mimeType: "application/json" };
   const v1 = {
     x402Version: 1,
@@ -100,8 +122,14 @@ describe("facilitator", () => {
   it("POST /verify accepts a valid v2 and v1 payment and refuses a forged one", async () => {
     const payTo = privateKeyToAccount(generatePrivateKey()).address;
     const p = await payment(1234n, payTo);
-    expect((await (await post(`${relayer.url}/verify`, p.v2)).json()) as VerifyResponse).toMatchObject({ isValid: true, payer: p.payer.address });
-    expect((await (await post(`${relayer.url}/verify`, p.v1)).json()) as VerifyResponse).toMatchObject({ isValid: true, payer: p.payer.address });
+    expect((await (await post(`${relayer.url}/verify`, p.v2)).json()) as VerifyResponse).toMatchObject({
+      isValid: true,
+      payer: p.payer.address,
+    });
+    expect((await (await post(`${relayer.url}/verify`, p.v1)).json()) as VerifyResponse).toMatchObject({
+      isValid: true,
+      payer: p.payer.address,
+    });
     const forged = structuredClone(p.v2);
     forged.paymentPayload.payload.authorization.value = "1235";
     forged.paymentRequirements.amount = "1235";
@@ -123,7 +151,9 @@ describe("facilitator", () => {
     expect(await chain.usdcBalance(payTo)).toBe(5_000n);
 
     const q = await payment(7_000n, payTo);
-    const all = (await Promise.all(Array.from({ length: 5 }, () => post(`${relayer.url}/settle`, q.v1).then((r) => r.json())))) as SettleResponse[];
+    const all = (await Promise.all(
+      Array.from({ length: 5 }, () => post(`${relayer.url}/settle`, q.v1).then((r) => r.json())),
+    )) as SettleResponse[];
     const txs = new Set(all.map((r) => r.transaction));
     expect(txs.size).toBe(1);
     expect(all.every((r) => r.success)).toBe(true);
@@ -146,7 +176,8 @@ describe("facilitator", () => {
     try {
       const p = await payment(1n, privateKeyToAccount(generatePrivateKey()).address);
       const results = [];
-      for (let i = 0; i < 3; i++) results.push((await (await post(`${limited.url}/verify`, p.v2)).json()) as VerifyResponse);
+      for (let i = 0; i < 3; i++)
+        results.push((await (await post(`${limited.url}/verify`, p.v2)).json()) as VerifyResponse);
       expect(results.map((r) => r.isValid)).toEqual([true, true, false]);
       expect(results[2]?.invalidReason).toBe("rate_limited");
       // Another payer is not affected.
@@ -180,7 +211,13 @@ describe("transaction queue", () => {
     expect(await chain.publicClient.getBalance({ address: to })).toBe(0n);
 
     // Restart: a new queue on the same database re-sends it.
-    const queue = new TxQueue({ db: openDb(dbFile), account, publicClient: chain.publicClient, chainId: 31337, log: silentLogger });
+    const queue = new TxQueue({
+      db: openDb(dbFile),
+      account,
+      publicClient: chain.publicClient,
+      chainId: 31337,
+      log: silentLogger,
+    });
     await queue.init();
     const receipt = await queue.waitForReceipt(row?.hash as Hex);
     expect(receipt.status).toBe("success");
@@ -197,7 +234,9 @@ describe("transaction queue", () => {
   it("sends in nonce order under concurrency (20 submissions, 20 consecutive nonces)", async () => {
     const q = relayer.relayer.deps.queue;
     const to = privateKeyToAccount(generatePrivateKey()).address;
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => q.submit({ to, data: "0x", value: BigInt(i + 1) })));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => q.submit({ to, data: "0x", value: BigInt(i + 1) })),
+    );
     const nonces = results.map((r) => r.nonce);
     expect(nonces).toEqual([...nonces].sort((a, b) => a - b));
     expect(nonces.at(-1)! - nonces[0]!).toBe(19);
@@ -212,16 +251,39 @@ describe("gasless sessions", () => {
     const { USDC, ComputeRental: rental } = chain.deployments;
     const durationHours = 3n;
     const gpuCount = 2n;
-    const cost = await chain.publicClient.readContract({ address: rental, abi: computeRentalAbi, functionName: "quote", args: [provider.address, USDC, gpuCount, durationHours] });
+    const cost = await chain.publicClient.readContract({
+      address: rental,
+      abi: computeRentalAbi,
+      functionName: "quote",
+      args: [provider.address, USDC, gpuCount, durationHours],
+    });
     expect(cost).toBe(RATE * gpuCount * durationHours);
     const token = { name: "USD Coin", version: "2", chainId: 31337, verifyingContract: USDC };
-    const body = await signGaslessSession({ signer: renter, token, rental, provider: provider.address, durationHours, sshPublicKey: "ssh-ed25519 AAAA renter@test", gpuCount, value: cost });
+    const body = await signGaslessSession({
+      signer: renter,
+      token,
+      rental,
+      provider: provider.address,
+      durationHours,
+      sshPublicKey: "ssh-ed25519 AAAA renter@test",
+      gpuCount,
+      value: cost,
+    });
 
     // The nonce binds the terms: a relayer (or anyone) changing them is refused.
     const tampered = await post(`${relayer.url}/v1/sessions`, { ...body, sshPublicKey: "ssh-ed25519 AAAA attacker" });
     expect(tampered.status).toBe(400);
     expect(((await tampered.json()) as { error: { code: string } }).error.code).toBe("nonce_not_bound");
-    const cheap = await signGaslessSession({ signer: renter, token, rental, provider: provider.address, durationHours, sshPublicKey: "k", gpuCount, value: cost - 1n });
+    const cheap = await signGaslessSession({
+      signer: renter,
+      token,
+      rental,
+      provider: provider.address,
+      durationHours,
+      sshPublicKey: "k",
+      gpuCount,
+      value: cost - 1n,
+    });
     const underpaid = await post(`${relayer.url}/v1/sessions`, cheap);
     expect(underpaid.status).toBe(402);
 
@@ -233,15 +295,30 @@ describe("gasless sessions", () => {
     expect(again.status).toBe(200);
     expect(((await again.json()) as { sessionId: string }).sessionId).toBe(s.sessionId);
     const sessionId = BigInt(s.sessionId);
-    const onchain = await chain.publicClient.readContract({ address: rental, abi: computeRentalAbi, functionName: "getSession", args: [sessionId] });
+    const onchain = await chain.publicClient.readContract({
+      address: rental,
+      abi: computeRentalAbi,
+      functionName: "getSession",
+      args: [sessionId],
+    });
     expect(onchain.renter).toBe(renter.address);
     expect(await chain.usdcBalance(renter.address)).toBe(100_000_000n - cost);
 
     // Provider activates (its own gas); time passes.
-    const anvilChain = defineChain({ id: 31337, name: "anvil", nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: [chain.anvil.rpcUrl] } } });
+    const anvilChain = defineChain({
+      id: 31337,
+      name: "anvil",
+      nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+      rpcUrls: { default: { http: [chain.anvil.rpcUrl] } },
+    });
     const wallet = createWalletClient({ chain: anvilChain, transport: http(chain.anvil.rpcUrl), account: provider });
     await chain.publicClient.waitForTransactionReceipt({
-      hash: await wallet.writeContract({ address: rental, abi: computeRentalAbi, functionName: "activateSession", args: [sessionId, '{"host":"127.0.0.1","port":2222,"username":"renter"}'] }),
+      hash: await wallet.writeContract({
+        address: rental,
+        abi: computeRentalAbi,
+        functionName: "activateSession",
+        args: [sessionId, '{"host":"127.0.0.1","port":2222,"username":"renter"}'],
+      }),
       pollingInterval: 50,
     });
     await chain.publicClient.request({ method: "evm_increaseTime" as never, params: [4321] as never });
@@ -249,7 +326,12 @@ describe("gasless sessions", () => {
 
     // A wrong signature is refused before any gas is spent.
     const intruder = privateKeyToAccount(generatePrivateKey());
-    const nonce = await chain.publicClient.readContract({ address: rental, abi: computeRentalAbi, functionName: "nonces", args: [renter.address] });
+    const nonce = await chain.publicClient.readContract({
+      address: rental,
+      abi: computeRentalAbi,
+      functionName: "nonces",
+      args: [renter.address],
+    });
     const deadline = (await chain.publicClient.getBlock()).timestamp + 3600n; // chain time moved ahead
     const forged = await signEndSession({ signer: intruder, chainId: 31337, rental, sessionId, nonce, deadline });
     const refused = await post(`${relayer.url}/v1/sessions/${sessionId}`, forged, "DELETE");
@@ -259,8 +341,19 @@ describe("gasless sessions", () => {
     const end = await signEndSession({ signer: renter, chainId: 31337, rental, sessionId, nonce, deadline });
     const ended = await post(`${relayer.url}/v1/sessions/${sessionId}`, end, "DELETE");
     expect(ended.status).toBe(200);
-    const e = (await ended.json()) as { refund: string; providerPayout: string; fee: string; usedSeconds: string; endedBy: string };
-    const after = await chain.publicClient.readContract({ address: rental, abi: computeRentalAbi, functionName: "getSession", args: [sessionId] });
+    const e = (await ended.json()) as {
+      refund: string;
+      providerPayout: string;
+      fee: string;
+      usedSeconds: string;
+      endedBy: string;
+    };
+    const after = await chain.publicClient.readContract({
+      address: rental,
+      abi: computeRentalAbi,
+      functionName: "getSession",
+      args: [sessionId],
+    });
     const used = BigInt(after.endedAt - after.startedAt);
     expect(BigInt(e.usedSeconds)).toBe(used);
     expect(used).toBeGreaterThanOrEqual(4321n);
@@ -270,7 +363,12 @@ describe("gasless sessions", () => {
     expect(BigInt(e.fee)).toBe(fee);
     expect(BigInt(e.providerPayout)).toBe(billed - fee);
     expect(e.endedBy).toBe(renter.address);
-    const credit = await chain.publicClient.readContract({ address: rental, abi: computeRentalAbi, functionName: "credits", args: [renter.address, USDC] });
+    const credit = await chain.publicClient.readContract({
+      address: rental,
+      abi: computeRentalAbi,
+      functionName: "credits",
+      args: [renter.address, USDC],
+    });
     // The gasless path pushes the USDC refund straight to the renter's wallet: nothing left to withdraw.
     expect(credit).toBe(0n);
     expect(await chain.usdcBalance(renter.address)).toBe(100_000_000n - cost + (cost - billed));

@@ -102,10 +102,24 @@ const ssh = (username: string, identity: string, command: string) =>
 function relaySsh(username: string, identity: string, command: string, input = "") {
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     const child = spawn("ssh", [
-      "-p", String(sshRelay.port), "-i", identity,
-      "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
-      "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5",
-      `${username}@127.0.0.1`, command,
+      "-p",
+      String(sshRelay.port),
+      "-i",
+      identity,
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      "LogLevel=ERROR",
+      "-o",
+      "ConnectTimeout=5",
+      `${username}@127.0.0.1`,
+      command,
     ]);
     let stdout = "";
     let stderr = "";
@@ -280,7 +294,12 @@ async function endOnChain(id: bigint) {
 }
 
 const getSession = (id: bigint) =>
-  publicClient.readContract({ address: deployments.ComputeRental, abi: computeRentalAbi, functionName: "getSession", args: [id] });
+  publicClient.readContract({
+    address: deployments.ComputeRental,
+    abi: computeRentalAbi,
+    functionName: "getSession",
+    args: [id],
+  });
 
 async function activationEvents(id: bigint): Promise<number> {
   const logs = await publicClient.getContractEvents({
@@ -381,7 +400,12 @@ describe.skipIf(skip)("rentals e2e", () => {
 
   it("POST /v1/sessions without payment answers 402 with the exact cost; bad input is a 400 naming the field", async () => {
     const pub = fs.readFileSync(`${key}.pub`, "utf8").trim();
-    const body = { providerId: `provider-${providerAccount.address}`, durationHours: 2, sshPublicKey: pub, gpuCount: 0 };
+    const body = {
+      providerId: `provider-${providerAccount.address}`,
+      durationHours: 2,
+      sshPublicKey: pub,
+      gpuCount: 0,
+    };
     const res = await fetch(`${nodeUrl}/v1/sessions`, { method: "POST", body: JSON.stringify(body) });
     expect(res.status).toBe(402);
     const j = (await res.json()) as { error: { code: string; type: string }; payment: Record<string, unknown> };
@@ -399,10 +423,19 @@ describe.skipIf(skip)("rentals e2e", () => {
         value: (RATE * 2n).toString(),
       },
     });
-    const bad = await fetch(`${nodeUrl}/v1/sessions`, { method: "POST", body: JSON.stringify({ ...body, sshPublicKey: "ssh-ed25519 nope" }) });
+    const bad = await fetch(`${nodeUrl}/v1/sessions`, {
+      method: "POST",
+      body: JSON.stringify({ ...body, sshPublicKey: "ssh-ed25519 nope" }),
+    });
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: { code: string; param: string } }).error).toMatchObject({ code: "invalid_ssh_key", param: "sshPublicKey" });
-    const noHours = await fetch(`${nodeUrl}/v1/sessions`, { method: "POST", body: JSON.stringify({ ...body, durationHours: undefined }) });
+    expect(((await bad.json()) as { error: { code: string; param: string } }).error).toMatchObject({
+      code: "invalid_ssh_key",
+      param: "sshPublicKey",
+    });
+    const noHours = await fetch(`${nodeUrl}/v1/sessions`, {
+      method: "POST",
+      body: JSON.stringify({ ...body, durationHours: undefined }),
+    });
     expect(noHours.status).toBe(400);
     expect(((await noHours.json()) as { error: { param: string } }).error.param).toBe("durationHours");
     const missing = await fetch(`${nodeUrl}/v1/sessions/999999`);
@@ -461,14 +494,26 @@ describe.skipIf(skip)("rentals e2e", () => {
     expect(((await forbidden.json()) as { error: { code: string } }).error.code).toBe("not_session_renter");
     const expired = await fetch(`${nodeUrl}${base}`, {
       headers: {
-        "X-Compute-Signature": await signSessionRequest({ signer: renterAccount, sessionId: id, method: "GET", path: base, expires: Math.floor(Date.now() / 1000) - 5 }),
+        "X-Compute-Signature": await signSessionRequest({
+          signer: renterAccount,
+          sessionId: id,
+          method: "GET",
+          path: base,
+          expires: Math.floor(Date.now() / 1000) - 5,
+        }),
       },
     });
     expect(expired.status).toBe(401);
     const run = await fetch(`${nodeUrl}${base}`, {
       method: "POST",
       headers: await signed("POST", base),
-      body: JSON.stringify({ image: "compute/session:latest", command: ["/bin/sh", "-c", "echo hello-from-job"], gpus: 0, volumes: [], ports: {} }),
+      body: JSON.stringify({
+        image: "compute/session:latest",
+        command: ["/bin/sh", "-c", "echo hello-from-job"],
+        gpus: 0,
+        volumes: [],
+        ports: {},
+      }),
     });
     expect(run.status, await run.clone().text()).toBe(201);
     const job = (await run.json()) as { id: string };
@@ -479,15 +524,23 @@ describe.skipIf(skip)("rentals e2e", () => {
       return res.status === 200 && text.includes("hello-from-job") ? text : undefined;
     });
     expect(logs).toContain("hello-from-job");
-    const list = (await (await fetch(`${nodeUrl}${base}`, { headers: await signed("GET", base) })).json()) as { data: { id: string }[] };
+    const list = (await (await fetch(`${nodeUrl}${base}`, { headers: await signed("GET", base) })).json()) as {
+      data: { id: string }[];
+    };
     expect(list.data.map((c) => c.id)).toEqual([job.id]);
     const delPath = `${base}/${job.id}`;
-    expect((await fetch(`${nodeUrl}${delPath}`, { method: "DELETE", headers: await signed("DELETE", delPath) })).status).toBe(200);
+    expect(
+      (await fetch(`${nodeUrl}${delPath}`, { method: "DELETE", headers: await signed("DELETE", delPath) })).status,
+    ).toBe(200);
 
     // DELETE without a signature tells the renter what to sign or send.
     const noSig = await fetch(`${nodeUrl}/v1/sessions/${id}`, { method: "DELETE" });
     expect(noSig.status).toBe(400);
-    const noSigBody = (await noSig.json()) as { error: { code: string }; onchain: { function: string }; typedData: { primaryType: string } };
+    const noSigBody = (await noSig.json()) as {
+      error: { code: string };
+      onchain: { function: string };
+      typedData: { primaryType: string };
+    };
     expect(noSigBody.error.code).toBe("signature_required");
     expect(noSigBody.onchain.function).toBe("endSession(uint256)");
     expect(noSigBody.typedData.primaryType).toBe("EndSession");
@@ -511,12 +564,24 @@ describe.skipIf(skip)("rentals e2e", () => {
   it("gasless through the node: USDC authorization → relayer → active; DELETE with the renter's EndSession signature → refund", async () => {
     const pub = fs.readFileSync(`${key}.pub`, "utf8").trim();
     const payer = await fundedPayer(chainH, 10_000_000n);
-    const terms = { providerId: providerAccount.address, durationHours: 1, sshPublicKey: pub, gpuCount: 0, paymentToken: "USDC" };
+    const terms = {
+      providerId: providerAccount.address,
+      durationHours: 1,
+      sshPublicKey: pub,
+      gpuCount: 0,
+      paymentToken: "USDC",
+    };
     const quote = await fetch(`${nodeUrl}/v1/sessions`, { method: "POST", body: JSON.stringify(terms) });
     expect(quote.status).toBe(402);
-    const q = (await quote.json()) as { payment: { cost: string; onchain: { approve: unknown }; gasless: { to: string; value: string } } };
+    const q = (await quote.json()) as {
+      payment: { cost: string; onchain: { approve: unknown }; gasless: { to: string; value: string } };
+    };
     expect(q.payment.cost).toBe(USDC_RATE.toString());
-    expect(q.payment.onchain.approve).toEqual({ token: deployments.USDC, spender: deployments.ComputeRental, amount: USDC_RATE.toString() });
+    expect(q.payment.onchain.approve).toEqual({
+      token: deployments.USDC,
+      spender: deployments.ComputeRental,
+      amount: USDC_RATE.toString(),
+    });
     expect(q.payment.gasless).toMatchObject({ to: deployments.ComputeRental, value: USDC_RATE.toString() });
     const signed = await signGaslessSession({
       signer: payer,
@@ -539,8 +604,19 @@ describe.skipIf(skip)("rentals e2e", () => {
     await waitFor("gasless session active", async () => (await getSession(id)).status === 2, { proc: node });
     expect((await ssh(`s${id}`, key, "true")).code).toBe(0);
 
-    const nonce = await publicClient.readContract({ address: deployments.ComputeRental, abi: computeRentalAbi, functionName: "nonces", args: [payer.address] });
-    const end = await signEndSession({ signer: payer, chainId: 31337, rental: deployments.ComputeRental, sessionId: id, nonce });
+    const nonce = await publicClient.readContract({
+      address: deployments.ComputeRental,
+      abi: computeRentalAbi,
+      functionName: "nonces",
+      args: [payer.address],
+    });
+    const end = await signEndSession({
+      signer: payer,
+      chainId: 31337,
+      rental: deployments.ComputeRental,
+      sessionId: id,
+      nonce,
+    });
     const res = await fetch(`${nodeUrl}/v1/sessions/${id}`, { method: "DELETE", body: JSON.stringify(end) });
     expect(res.status, await res.clone().text()).toBe(200);
     const ended = (await res.json()) as { id: string; status: string; refund: string; txHash: string };
@@ -548,7 +624,9 @@ describe.skipIf(skip)("rentals e2e", () => {
     expect(ended).toMatchObject({ id: id.toString(), status: "ended" });
     expect(ended.txHash).toMatch(/^0x[0-9a-f]{64}$/);
     expect(BigInt(ended.refund)).toBe(s.prepaid - (s.ratePerHour * (s.endedAt - s.startedAt)) / 3600n);
-    await waitFor("gasless session container removed", async () => (await sessionContainers(id)).length === 0, { proc: node });
+    await waitFor("gasless session container removed", async () => (await sessionContainers(id)).length === 0, {
+      proc: node,
+    });
   });
 
   it("ssh through the relay: `ssh -p <relay> s<id>@gateway` lands in the session's container; strangers and ended sessions are refused", async () => {
@@ -558,7 +636,11 @@ describe.skipIf(skip)("rentals e2e", () => {
     await waitFor("session ssh", async () => (await ssh(`s${id}`, key, "true")).code === 0, { proc: node });
 
     const direct = await ssh(`s${id}`, key, "hostname");
-    const r = await relaySsh(`s${id}`, key, "cat /etc/compute-session; echo id=$COMPUTE_SESSION_ID; hostname; echo oops >&2; exit 7");
+    const r = await relaySsh(
+      `s${id}`,
+      key,
+      "cat /etc/compute-session; echo id=$COMPUTE_SESSION_ID; hostname; echo oops >&2; exit 7",
+    );
     expect(r.code, r.stderr).toBe(7);
     expect(r.stdout).toContain("compute session image");
     expect(r.stdout).toContain(`id=${id}\n${direct.stdout.trim()}\n`);
@@ -571,14 +653,41 @@ describe.skipIf(skip)("rentals e2e", () => {
     const local = path.join(dir, "relay-upload.txt");
     fs.writeFileSync(local, "through the relay\n");
     const scp = await sh("scp", [
-      "-P", String(sshRelay.port), "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-      "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", local, `s${id}@127.0.0.1:/tmp/relay-upload.txt`,
+      "-P",
+      String(sshRelay.port),
+      "-i",
+      key,
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      "LogLevel=ERROR",
+      local,
+      `s${id}@127.0.0.1:/tmp/relay-upload.txt`,
     ]);
     expect(scp.code, scp.stderr).toBe(0);
     expect((await ssh(`s${id}`, key, "cat /tmp/relay-upload.txt")).stdout).toBe("through the relay\n");
 
     // ProxyJump through the relay: the renter's SSH runs end to end to the node (OpenSSH's -W through the relay).
-    const jumpOpts = ["-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR"];
+    const jumpOpts = [
+      "-i",
+      key,
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      "LogLevel=ERROR",
+    ];
     const jump = await sh("ssh", [
       ...jumpOpts,
       "-o",
@@ -622,10 +731,17 @@ describe.skipIf(skip)("rentals e2e", () => {
     expect(ended?.args.endedBy).toBe(providerAccount.address);
     expect(ended?.args.usedSeconds).toBe(3600n);
     expect(ended?.args.refund).toBe(0n);
-    await waitFor("expired session container removed", async () => (await sessionContainers(id)).length === 0, { proc: node });
+    await waitFor("expired session container removed", async () => (await sessionContainers(id)).length === 0, {
+      proc: node,
+    });
     expect((await ssh(`s${id}`, key, "true")).code).toBe(255);
     const credits = () =>
-      publicClient.readContract({ address: deployments.ComputeRental, abi: computeRentalAbi, functionName: "credits", args: [providerAccount.address, zeroAddress] });
+      publicClient.readContract({
+        address: deployments.ComputeRental,
+        abi: computeRentalAbi,
+        functionName: "credits",
+        args: [providerAccount.address, zeroAddress],
+      });
     await waitFor("earnings withdrawn", async () => (await credits()) === 0n, { proc: node });
     const withdrawn = await publicClient.getContractEvents({
       address: deployments.ComputeRental,
@@ -654,25 +770,36 @@ describe.skipIf(skip)("rentals e2e", () => {
     const pub = fs.readFileSync(`${key}.pub`, "utf8").trim();
     // B: kill the node the moment its container exists (before or just after activateSession).
     const b = await createSession(pub);
-    await waitFor("session B container", async () => (await sessionContainers(b.id)).length > 0, { intervalMs: 10, proc: node });
+    await waitFor("session B container", async () => (await sessionContainers(b.id)).length > 0, {
+      intervalMs: 10,
+      proc: node,
+    });
     node?.signal("SIGKILL");
     await node?.exited;
     await node?.stop();
     const killedBeforeActivation = (await getSession(b.id)).status === 1;
-    console.log(`crash test: node killed ${killedBeforeActivation ? "before" : "after"} activateSession of session ${b.id}`);
+    console.log(
+      `crash test: node killed ${killedBeforeActivation ? "before" : "after"} activateSession of session ${b.id}`,
+    );
     // A: created while the node is down.
     const a = await createSession(pub);
     expect((await getSession(a.id)).status).toBe(1); // Pending
 
     await startNode();
     for (const s of [a, b]) {
-      await waitFor(`session ${s.id} active on-chain`, async () => (await getSession(s.id)).status === 2, { proc: node });
+      await waitFor(`session ${s.id} active on-chain`, async () => (await getSession(s.id)).status === 2, {
+        proc: node,
+      });
       expect((await ssh(`s${s.id}`, key, "true")).code).toBe(0);
       expect(await sessionContainers(s.id)).toHaveLength(1);
       expect(await activationEvents(s.id)).toBe(1);
     }
     for (const s of [a, b]) await endOnChain(s.id);
-    await waitFor("crash-test containers removed", async () => (await sessionContainers(a.id)).length + (await sessionContainers(b.id)).length === 0, { proc: node });
+    await waitFor(
+      "crash-test containers removed",
+      async () => (await sessionContainers(a.id)).length + (await sessionContainers(b.id)).length === 0,
+      { proc: node },
+    );
   });
 
   it("a SessionEnded log the RPC never returns still ends the session: the node re-checks running sessions", async () => {

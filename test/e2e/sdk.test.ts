@@ -230,7 +230,12 @@ describe.skipIf(skip)("sdk e2e", () => {
     });
 
   it("agents get the same rental quote over MCP and A2A as over HTTP, to the wei, from the node and from the marketplace gateway", async () => {
-    const args = { providerId: `provider-${providerAccount.address}`, durationHours: 2, sshPublicKey: pub, gpuCount: 0 };
+    const args = {
+      providerId: `provider-${providerAccount.address}`,
+      durationHours: 2,
+      sshPublicKey: pub,
+      gpuCount: 0,
+    };
     const res = await fetch(`${nodeUrl}/v1/sessions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -264,7 +269,11 @@ describe.skipIf(skip)("sdk e2e", () => {
     expect(task.task.error.data).toEqual(quote);
 
     // The gateway (relayer) asks the session's provider for the quote: the same to the wei, over HTTP and agents.
-    const viaGateway = await fetch(`${relayer.url}/v1/sessions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(args) });
+    const viaGateway = await fetch(`${relayer.url}/v1/sessions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(args),
+    });
     expect(viaGateway.status).toBe(402);
     expect(viaGateway.headers.get("x-compute-provider")).toBe(`provider-${providerAccount.address}`);
     expect(await viaGateway.json()).toEqual(quote);
@@ -275,7 +284,10 @@ describe.skipIf(skip)("sdk e2e", () => {
     });
     expect(gatewayTask.status).toBe(402);
     expect(((await gatewayTask.json()) as { task: { error: { data: unknown } } }).task.error.data).toEqual(quote);
-    const card = (await (await fetch(`${relayer.url}/.well-known/agent-card.json`)).json()) as { name: string; skills: { id: string }[] };
+    const card = (await (await fetch(`${relayer.url}/.well-known/agent-card.json`)).json()) as {
+      name: string;
+      skills: { id: string }[];
+    };
     expect(card.name).toBe("Compute marketplace gateway");
     expect(card.skills.map((s) => s.id)).toEqual(["inference", "embed", "rent_compute", "list_providers"]);
     const gatewayMcp = new McpClient({ name: "sdk-e2e", version: "1.0.0" });
@@ -287,10 +299,14 @@ describe.skipIf(skip)("sdk e2e", () => {
       const r = (await gatewayMcp.callTool({ name: "rent_compute", arguments: args })) as CallToolResult;
       expect(r.content).toEqual([{ type: "text", text: `HTTP 402: ${quote.error.message}\n${JSON.stringify(quote)}` }]);
       // Discovery through the gateway's indexer-backed /v1/providers.
-      await waitFor("the indexer lists the provider", async () => {
-        const list = (await gatewayMcp.callTool({ name: "list_providers", arguments: {} })) as CallToolResult;
-        return JSON.stringify(list.content).includes(providerAccount.address);
-      }, { timeoutMs: 30_000 });
+      await waitFor(
+        "the indexer lists the provider",
+        async () => {
+          const list = (await gatewayMcp.callTool({ name: "list_providers", arguments: {} })) as CallToolResult;
+          return JSON.stringify(list.content).includes(providerAccount.address);
+        },
+        { timeoutMs: 30_000 },
+      );
     } finally {
       await gatewayMcp.close();
     }
@@ -460,7 +476,9 @@ describe.skipIf(skip)("sdk e2e", () => {
     // `compute ssh` checks it strictly with an empty HOME (no known_hosts of the user's, no prompt possible).
     const fingerprint = /"fingerprint":"(SHA256:[A-Za-z0-9+/]{43})"/.exec(node?.output(200) ?? "")?.[1];
     expect(fingerprint).toBeDefined();
-    expect(rent.stdout).toContain(`Host key (published on-chain with the session; compute ssh checks it): ${fingerprint}`);
+    expect(rent.stdout).toContain(
+      `Host key (published on-chain with the session; compute ssh checks it): ${fingerprint}`,
+    );
     const home = fs.mkdtempSync(path.join(os.tmpdir(), "compute-home-"));
     const pinnedOpts = SSH_OPTS.filter((o) => !/^(StrictHostKeyChecking|UserKnownHostsFile)/.test(o));
     const inside = await sh(
@@ -493,7 +511,11 @@ describe.skipIf(skip)("sdk e2e", () => {
     expect(usage.stderr).toContain("error: rent: --provider <id> is required.");
 
     // The default is one GPU; this provider has none: the contract's error, then what to do.
-    const noGpu = await sh(process.execPath, [COMPUTE_BIN, "rent", "--provider", providerAccount.address, "--hours", "1", "--key", `${key}.pub`], env);
+    const noGpu = await sh(
+      process.execPath,
+      [COMPUTE_BIN, "rent", "--provider", providerAccount.address, "--hours", "1", "--key", `${key}.pub`],
+      env,
+    );
     expect(noGpu.code).toBe(1);
     expect(noGpu.stderr).toContain(
       `error: createSession reverted: InsufficientGpus(${providerAccount.address}, 1, 0): the provider has 0 GPU(s) free; ask for fewer (--gpus 0 rents CPU only) or pick another provider (compute providers)`,
@@ -502,11 +524,30 @@ describe.skipIf(skip)("sdk e2e", () => {
 
   it("the marketplace gateway as the endpoint: providers, rent, status, ssh and end all through the relayer", async () => {
     const cli = cliAs({ endpoint: relayer.url });
-    await waitFor("the indexer lists the provider", async () => (await cli("providers")).stdout.includes(providerAccount.address), { timeoutMs: 30_000 });
+    await waitFor(
+      "the indexer lists the provider",
+      async () => (await cli("providers")).stdout.includes(providerAccount.address),
+      { timeoutMs: 30_000 },
+    );
     const network = (await (await fetch(`${relayer.url}/v1/network`)).json()) as Record<string, unknown>;
-    expect(network).toMatchObject({ chainId: 31337, contracts: { ComputeRental: deployments.ComputeRental }, gateway: true, ssh: null });
+    expect(network).toMatchObject({
+      chainId: 31337,
+      contracts: { ComputeRental: deployments.ComputeRental },
+      gateway: true,
+      ssh: null,
+    });
 
-    const rent = await cli("rent", "--provider", `provider-${providerAccount.address}`, "--hours", "1", "--gpus", "0", "--key", `${key}.pub`);
+    const rent = await cli(
+      "rent",
+      "--provider",
+      `provider-${providerAccount.address}`,
+      "--hours",
+      "1",
+      "--gpus",
+      "0",
+      "--key",
+      `${key}.pub`,
+    );
     expect(rent.code, rent.stderr).toBe(0);
     const id = /Session (\d+) is active/.exec(rent.stdout)?.[1];
     expect(id, rent.stdout).toBeDefined();
@@ -528,50 +569,122 @@ describe.skipIf(skip)("sdk e2e", () => {
     // A registered provider with no node behind it.
     const ghost = await registerNodeless(7, parseEther("0.1"));
     const cli = cliAs();
-    const rent = await cli("rent", "--provider", ghost.address, "--hours", "1", "--gpus", "0", "--key", `${key}.pub`, "--timeout", "2");
+    const rent = await cli(
+      "rent",
+      "--provider",
+      ghost.address,
+      "--hours",
+      "1",
+      "--gpus",
+      "0",
+      "--key",
+      `${key}.pub`,
+      "--timeout",
+      "2",
+    );
     expect(rent.code).toBe(1);
     const id = /Session (\d+) is not active after 2 s/.exec(rent.stderr)?.[1];
     expect(id, rent.stderr).toBeDefined();
 
     const early = await cli("cancel", String(id));
     expect(early.code).toBe(1);
-    const s = await publicClient.readContract({ address: deployments.ComputeRental, abi: computeRentalAbi, functionName: "getSession", args: [BigInt(id as string)] });
+    const s = await publicClient.readContract({
+      address: deployments.ComputeRental,
+      abi: computeRentalAbi,
+      functionName: "getSession",
+      args: [BigInt(id as string)],
+    });
     const cancellableAt = new Date((Number(s.createdAt) + 3600) * 1000).toISOString();
-    expect(early.stderr.trim()).toBe(`error: session ${id} can be cancelled from ${cancellableAt}: its provider has until then to start it.`);
+    expect(early.stderr.trim()).toBe(
+      `error: session ${id} can be cancelled from ${cancellableAt}: its provider has until then to start it.`,
+    );
 
     await publicClient.request({ method: "evm_increaseTime" as never, params: [3601] as never });
     await publicClient.request({ method: "evm_mine" as never, params: [] as never });
     const cliRenter = privateKeyToAccount(cliRenterKey).address;
-    const stakeBefore = (await publicClient.readContract({ address: deployments.ComputeRegistry, abi: computeRegistryAbi, functionName: "getProvider", args: [ghost.address] })).stake;
+    const stakeBefore = (
+      await publicClient.readContract({
+        address: deployments.ComputeRegistry,
+        abi: computeRegistryAbi,
+        functionName: "getProvider",
+        args: [ghost.address],
+      })
+    ).stake;
     const cancel = await cli("cancel", String(id));
     expect(cancel.code, cancel.stderr).toBe(0);
     expect(cancel.stdout).toContain(`Session ${id} cancelled: its provider did not start it in time.`);
-    expect(cancel.stdout).toContain("Refund: 0.01 ETH (all of it), credited in the rental contract: compute withdraw --token eth");
-    expect(cancel.stdout).toContain("The provider's stake was slashed 0.01 ETH, credited to you in the registry: compute withdraw --token eth");
-    const stakeAfter = (await publicClient.readContract({ address: deployments.ComputeRegistry, abi: computeRegistryAbi, functionName: "getProvider", args: [ghost.address] })).stake;
+    expect(cancel.stdout).toContain(
+      "Refund: 0.01 ETH (all of it), credited in the rental contract: compute withdraw --token eth",
+    );
+    expect(cancel.stdout).toContain(
+      "The provider's stake was slashed 0.01 ETH, credited to you in the registry: compute withdraw --token eth",
+    );
+    const stakeAfter = (
+      await publicClient.readContract({
+        address: deployments.ComputeRegistry,
+        abi: computeRegistryAbi,
+        functionName: "getProvider",
+        args: [ghost.address],
+      })
+    ).stake;
     expect(stakeBefore - stakeAfter).toBe(parseEther("0.01"));
 
-    const credit = await publicClient.readContract({ address: deployments.ComputeRental, abi: computeRentalAbi, functionName: "credits", args: [cliRenter, zeroAddress] });
+    const credit = await publicClient.readContract({
+      address: deployments.ComputeRental,
+      abi: computeRentalAbi,
+      functionName: "credits",
+      args: [cliRenter, zeroAddress],
+    });
     const walletBefore = await publicClient.getBalance({ address: cliRenter });
     const withdraw = await cli("withdraw", "--token", "eth");
     expect(withdraw.code, withdraw.stderr).toBe(0);
     expect(withdraw.stdout).toContain(`Withdrew ${formatEther(credit)} ETH.`);
     expect(withdraw.stdout).toContain("Withdrew 0.01 ETH of slash compensation from the registry.");
     // To the wei: both credits arrived, less the gas of the two withdrawals.
-    const [fromRental] = (await publicClient.getContractEvents({ address: deployments.ComputeRental, abi: computeRentalAbi, eventName: "Withdrawn", args: { account: cliRenter }, fromBlock: 0n })).slice(-1);
-    const [fromRegistry] = (await publicClient.getContractEvents({ address: deployments.ComputeRegistry, abi: computeRegistryAbi, eventName: "Withdrawn", args: { account: cliRenter }, fromBlock: 0n })).slice(-1);
+    const [fromRental] = (
+      await publicClient.getContractEvents({
+        address: deployments.ComputeRental,
+        abi: computeRentalAbi,
+        eventName: "Withdrawn",
+        args: { account: cliRenter },
+        fromBlock: 0n,
+      })
+    ).slice(-1);
+    const [fromRegistry] = (
+      await publicClient.getContractEvents({
+        address: deployments.ComputeRegistry,
+        abi: computeRegistryAbi,
+        eventName: "Withdrawn",
+        args: { account: cliRenter },
+        fromBlock: 0n,
+      })
+    ).slice(-1);
     let gas = 0n;
     for (const ev of [fromRental, fromRegistry]) {
       const r = await publicClient.getTransactionReceipt({ hash: ev?.transactionHash as `0x${string}` });
       gas += r.gasUsed * r.effectiveGasPrice;
     }
-    expect((await publicClient.getBalance({ address: cliRenter })) - walletBefore).toBe(credit + parseEther("0.01") - gas);
-    expect(await publicClient.readContract({ address: deployments.ComputeRegistry, abi: computeRegistryAbi, functionName: "credits", args: [cliRenter] })).toBe(0n);
+    expect((await publicClient.getBalance({ address: cliRenter })) - walletBefore).toBe(
+      credit + parseEther("0.01") - gas,
+    );
+    expect(
+      await publicClient.readContract({
+        address: deployments.ComputeRegistry,
+        abi: computeRegistryAbi,
+        functionName: "credits",
+        args: [cliRenter],
+      }),
+    ).toBe(0n);
   });
 
   it("extendSession pays the session's own rate; the node keeps the session past the old expiry and settles it at the new one", async () => {
     const compute = client();
-    const session = await compute.createSession({ providerId: providerAccount.address, durationHours: 1, sshPublicKey: pub, gpuCount: 0 });
+    const session = await compute.createSession({
+      providerId: providerAccount.address,
+      durationHours: 1,
+      sshPublicKey: pub,
+      gpuCount: 0,
+    });
     const expiresAt = session.expiresAt ?? 0;
     expect(expiresAt).toBeGreaterThan(0);
     const before = await publicClient.getBalance({ address: renterAccount.address });
@@ -589,13 +702,19 @@ describe.skipIf(skip)("sdk e2e", () => {
     expect(before - (await publicClient.getBalance({ address: renterAccount.address }))).toBe(
       RATE * 2n + receipt.gasUsed * receipt.effectiveGasPrice,
     );
-    await waitFor("the node saw the extension", async () => (node?.output(200) ?? "").includes(`"sessionId":"${session.id}","addedHours":2`), { proc: node });
+    await waitFor(
+      "the node saw the extension",
+      async () => (node?.output(200) ?? "").includes(`"sessionId":"${session.id}","addedHours":2`),
+      { proc: node },
+    );
 
     // The CLI extends too, with the amounts in words.
     const cli = cliAs({ key: anvilAccounts[4].privateKey });
     const extended = await cli("extend", session.id, "--hours", "1");
     expect(extended.code, extended.stderr).toBe(0);
-    expect(extended.stdout).toContain(`Session ${session.id} extended by 1 h for 0.01 ETH: 4 h paid in all (0.04 ETH).`);
+    expect(extended.stdout).toContain(
+      `Session ${session.id} extended by 1 h for 0.01 ETH: 4 h paid in all (0.04 ETH).`,
+    );
     expect(extended.stdout).toContain(`Expires ${new Date((expiresAt + 3 * 3600) * 1000).toISOString()}.`);
     const bad = await cli("extend", session.id);
     expect(bad.code).toBe(2);
@@ -612,7 +731,9 @@ describe.skipIf(skip)("sdk e2e", () => {
     // Past the new expiry (4 h) the node settles it: all 4 hours billed, nothing refunded.
     await publicClient.request({ method: "evm_increaseTime" as never, params: [3 * 3600] as never });
     await publicClient.request({ method: "evm_mine" as never, params: [] as never });
-    await waitFor("expired session settled", async () => (await compute.getSession(session.id)).status === "ended", { proc: node });
+    await waitFor("expired session settled", async () => (await compute.getSession(session.id)).status === "ended", {
+      proc: node,
+    });
     const [ended] = await publicClient.getContractEvents({
       address: deployments.ComputeRental,
       abi: computeRentalAbi,
@@ -627,7 +748,12 @@ describe.skipIf(skip)("sdk e2e", () => {
     const silent = await registerNodeless(8, parseEther("0.2"));
     const cli = cliAs();
     const getProvider = () =>
-      publicClient.readContract({ address: deployments.ComputeRegistry, abi: computeRegistryAbi, functionName: "getProvider", args: [silent.address] });
+      publicClient.readContract({
+        address: deployments.ComputeRegistry,
+        abi: computeRegistryAbi,
+        functionName: "getProvider",
+        args: [silent.address],
+      });
     const p0 = await getProvider();
 
     const early = await cli("report-downtime", silent.address);
@@ -639,15 +765,27 @@ describe.skipIf(skip)("sdk e2e", () => {
     await publicClient.request({ method: "evm_increaseTime" as never, params: [4 * 3600 + 60] as never });
     await publicClient.request({ method: "evm_mine" as never, params: [] as never });
     const reporter = privateKeyToAccount(cliRenterKey).address;
-    const creditsBefore = await publicClient.readContract({ address: deployments.ComputeRegistry, abi: computeRegistryAbi, functionName: "credits", args: [reporter] });
+    const creditsBefore = await publicClient.readContract({
+      address: deployments.ComputeRegistry,
+      abi: computeRegistryAbi,
+      functionName: "credits",
+      args: [reporter],
+    });
     const r = await cli("report-downtime", `provider-${silent.address}`);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`Provider ${silent.address} reported for over 4 hours without a heartbeat: deactivated, stake slashed 0.01 ETH.`);
+    expect(r.stdout).toContain(
+      `Provider ${silent.address} reported for over 4 hours without a heartbeat: deactivated, stake slashed 0.01 ETH.`,
+    );
     expect(r.stdout).toContain("Your share: 0.001 ETH, credited in the registry: compute withdraw --token eth");
     const p1 = await getProvider();
     expect(p1.active).toBe(false);
     expect(p0.stake - p1.stake).toBe(parseEther("0.01"));
-    const creditsAfter = await publicClient.readContract({ address: deployments.ComputeRegistry, abi: computeRegistryAbi, functionName: "credits", args: [reporter] });
+    const creditsAfter = await publicClient.readContract({
+      address: deployments.ComputeRegistry,
+      abi: computeRegistryAbi,
+      functionName: "credits",
+      args: [reporter],
+    });
     expect(creditsAfter - creditsBefore).toBe(parseEther("0.001"));
     const again = await cli("report-downtime", silent.address);
     expect(again.code).toBe(1);

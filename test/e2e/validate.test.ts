@@ -14,9 +14,14 @@ const TSX_CLI = path.join(REPO, "node_modules", "tsx", "dist", "cli.mjs");
 
 function validate(url: string): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [TSX_CLI, "tools/validate.ts", url], { cwd: REPO, env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" } }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
-    });
+    execFile(
+      process.execPath,
+      [TSX_CLI, "tools/validate.ts", url],
+      { cwd: REPO, env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
+      },
+    );
   });
 }
 

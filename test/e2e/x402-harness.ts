@@ -9,14 +9,7 @@ import path from "node:path";
 import { serve, type ServerType } from "@hono/node-server";
 import { toOpenAIError } from "@jeju/compute-sdk/openai/index";
 import { Hono } from "hono";
-import {
-  type Account,
-  createPublicClient,
-  createWalletClient,
-  defineChain,
-  http,
-  type PublicClient,
-} from "viem";
+import { type Account, createPublicClient, createWalletClient, defineChain, http, type PublicClient } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { MockBackend } from "../../node/src/backends/mock.ts";
 import { ModelRegistry } from "../../node/src/backends/registry.ts";
@@ -59,14 +52,21 @@ export type Chain = {
 export async function startChain(): Promise<Chain> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "x402-e2e-"));
   const anvil = await startAnvil();
-  const deployments = await deployContracts({ rpcUrl: anvil.rpcUrl, deploymentsFile: path.join(tmp, "deployments.json") });
+  const deployments = await deployContracts({
+    rpcUrl: anvil.rpcUrl,
+    deploymentsFile: path.join(tmp, "deployments.json"),
+  });
   const chain = defineChain({
     id: 31337,
     name: "anvil",
     nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
     rpcUrls: { default: { http: [anvil.rpcUrl] } },
   });
-  const publicClient = createPublicClient({ chain, transport: http(anvil.rpcUrl), pollingInterval: 50 }) as PublicClient;
+  const publicClient = createPublicClient({
+    chain,
+    transport: http(anvil.rpcUrl),
+    pollingInterval: 50,
+  }) as PublicClient;
   const deployer = privateKeyToAccount(deployerKey);
   const wallet = createWalletClient({ chain, transport: http(anvil.rpcUrl), account: deployer });
   return {
@@ -76,7 +76,12 @@ export async function startChain(): Promise<Chain> {
     tmp,
     deployer,
     async mint(to, amount) {
-      const hash = await wallet.writeContract({ address: deployments.USDC, abi: usdcAbi, functionName: "mint", args: [to, amount] });
+      const hash = await wallet.writeContract({
+        address: deployments.USDC,
+        abi: usdcAbi,
+        functionName: "mint",
+        args: [to, amount],
+      });
       await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 });
     },
     usdcBalance: (of) =>
@@ -146,7 +151,12 @@ export const countWords = (text: string) => text.split(/\s+/).filter((w) => w !=
  * A node-like app: `x402Payments` on the inference paths, then the node's real routes (what the lead mounts
  * in node/src/app.ts), served by the mock backend under `mock-model` (free) and `paid-model` (priced).
  */
-export function nodeApp(chain: Chain, facilitatorUrl: string, payTo: `0x${string}`, extra: Partial<X402PaymentsOptions> = {}) {
+export function nodeApp(
+  chain: Chain,
+  facilitatorUrl: string,
+  payTo: `0x${string}`,
+  extra: Partial<X402PaymentsOptions> = {},
+) {
   const backend = new MockBackend({ aliases: [PAID_MODEL] });
   const registry = new ModelRegistry([backend], { log: silentLogger });
   const ctx = {
@@ -179,6 +189,7 @@ export function nodeApp(chain: Chain, facilitatorUrl: string, payTo: `0x${string
     return c.json(e.toJSON(), e.status as 500);
   });
   /** A fetch that goes to the app without a port. */
-  const fetchApp = (input: string | URL | Request, init?: RequestInit) => Promise.resolve(app.fetch(new Request(input, init)));
+  const fetchApp = (input: string | URL | Request, init?: RequestInit) =>
+    Promise.resolve(app.fetch(new Request(input, init)));
   return { app, backend, store, payments, fetch: fetchApp };
 }

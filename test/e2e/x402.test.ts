@@ -115,7 +115,11 @@ describe("x402 paid inference", () => {
     const payFetch = wrapFetchWithPayment(node.fetch as typeof fetch, client);
     const content = "Hello from the official client";
     const before = await chain.usdcBalance(PROVIDER);
-    const res = await payFetch(URL_CHAT, { method: "POST", headers: { "content-type": "application/json" }, body: chatBody(content, 10) });
+    const res = await payFetch(URL_CHAT, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: chatBody(content, 10),
+    });
     expect(res.status).toBe(200);
     const json = (await res.json()) as { choices: { message: { content: string } }[] };
     expect(json.choices[0]?.message.content).toMatch(/mock response/);
@@ -170,7 +174,11 @@ describe("x402 paid inference", () => {
   it("prices embeddings by input tokens", async () => {
     const payer = await fundedPayer(chain, 1_000_000n);
     const body = JSON.stringify({ model: PAID_MODEL, input: "What is the meaning of life?" });
-    const res402 = await node.fetch("http://node.test/v1/embeddings", { method: "POST", headers: { "content-type": "application/json" }, body });
+    const res402 = await node.fetch("http://node.test/v1/embeddings", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
     expect(res402.status).toBe(402);
     const v1 = (await res402.json()) as { accepts: Parameters<typeof createV1PaymentHeader>[0]["requirement"][] };
     expect(v1.accepts[0]?.maxAmountRequired).toBe((6n * PAID_PRICE.inputPerToken).toString());
@@ -202,7 +210,12 @@ describe("x402 refusals: 402, clear error, no model work, nothing spent", () => 
     balance?: bigint;
   };
   const now = () => BigInt(Math.floor(Date.now() / 1000));
-  const token = (usdc: `0x${string}`, chainId = 31337) => ({ name: "USD Coin", version: "2", chainId, verifyingContract: usdc });
+  const token = (usdc: `0x${string}`, chainId = 31337) => ({
+    name: "USD Coin",
+    version: "2",
+    chainId,
+    verifyingContract: usdc,
+  });
   const v1 = async (payload: Awaited<ReturnType<typeof signAuthorization>>, network = "eip155:31337") => ({
     "X-Payment": encodeV1PaymentHeader({ network, payload }),
   });
@@ -210,24 +223,42 @@ describe("x402 refusals: 402, clear error, no model work, nothing spent", () => 
     {
       name: "underpaid",
       error: /underpaid/,
-      build: async ({ payer, amount, usdc }) => v1(await signAuthorization({ signer: payer, token: token(usdc), to: PROVIDER, value: amount - 1n })),
+      build: async ({ payer, amount, usdc }) =>
+        v1(await signAuthorization({ signer: payer, token: token(usdc), to: PROVIDER, value: amount - 1n })),
     },
     {
       name: "expired",
       error: /expired/,
       build: async ({ payer, amount, usdc }) =>
-        v1(await signAuthorization({ signer: payer, token: token(usdc), to: PROVIDER, value: amount, validBefore: now() - 10n })),
+        v1(
+          await signAuthorization({
+            signer: payer,
+            token: token(usdc),
+            to: PROVIDER,
+            value: amount,
+            validBefore: now() - 10n,
+          }),
+        ),
     },
     {
       name: "not yet valid",
       error: /not yet valid/,
       build: async ({ payer, amount, usdc }) =>
-        v1(await signAuthorization({ signer: payer, token: token(usdc), to: PROVIDER, value: amount, validAfter: now() + 3600n })),
+        v1(
+          await signAuthorization({
+            signer: payer,
+            token: token(usdc),
+            to: PROVIDER,
+            value: amount,
+            validAfter: now() + 3600n,
+          }),
+        ),
     },
     {
       name: "wrong payTo",
       error: /wrong payTo/,
-      build: async ({ payer, amount, usdc }) => v1(await signAuthorization({ signer: payer, token: token(usdc), to: payer.address, value: amount })),
+      build: async ({ payer, amount, usdc }) =>
+        v1(await signAuthorization({ signer: payer, token: token(usdc), to: payer.address, value: amount })),
     },
     {
       name: "wrong asset (v2 accepted.asset)",
@@ -238,7 +269,15 @@ describe("x402 refusals: 402, clear error, no model work, nothing spent", () => 
         return {
           "PAYMENT-SIGNATURE": encodeBase64Json({
             x402Version: 2,
-            accepted: { scheme: "exact", network: "eip155:31337", asset: other, amount: amount.toString(), payTo: PROVIDER, maxTimeoutSeconds: 300, extra: { name: "USD Coin", version: "2" } },
+            accepted: {
+              scheme: "exact",
+              network: "eip155:31337",
+              asset: other,
+              amount: amount.toString(),
+              payTo: PROVIDER,
+              maxTimeoutSeconds: 300,
+              extra: { name: "USD Coin", version: "2" },
+            },
             payload,
           }),
         };
@@ -249,7 +288,14 @@ describe("x402 refusals: 402, clear error, no model work, nothing spent", () => 
       name: "wrong asset (v1: signed for another token's domain)",
       error: /invalid_exact_evm_signature/,
       build: async ({ payer, amount }) =>
-        v1(await signAuthorization({ signer: payer, token: token("0x2222222222222222222222222222222222222222"), to: PROVIDER, value: amount })),
+        v1(
+          await signAuthorization({
+            signer: payer,
+            token: token("0x2222222222222222222222222222222222222222"),
+            to: PROVIDER,
+            value: amount,
+          }),
+        ),
     },
     {
       name: "wrong chain",
@@ -270,7 +316,8 @@ describe("x402 refusals: 402, clear error, no model work, nothing spent", () => 
       name: "insufficient balance",
       error: /insufficient_balance/,
       balance: 1n,
-      build: async ({ payer, amount, usdc }) => v1(await signAuthorization({ signer: payer, token: token(usdc), to: PROVIDER, value: amount })),
+      build: async ({ payer, amount, usdc }) =>
+        v1(await signAuthorization({ signer: payer, token: token(usdc), to: PROVIDER, value: amount })),
     },
     {
       name: "garbage header",
@@ -355,14 +402,26 @@ describe("settlement failure after the answer", () => {
     const v1 = (await r402.json()) as { accepts: never[] };
     const header = await createV1PaymentHeader({ signer: payer, chainId: 31337, requirement: v1.accepts[0] as never });
     const provider0 = await chain.usdcBalance(PROVIDER);
-    const res = await flaky.fetch(URL_CHAT, { method: "POST", headers: { "content-type": "application/json", "X-Payment": header }, body });
+    const res = await flaky.fetch(URL_CHAT, {
+      method: "POST",
+      headers: { "content-type": "application/json", "X-Payment": header },
+      body,
+    });
     expect(res.status).toBe(200);
     const s = decodeBase64Json(res.headers.get("PAYMENT-RESPONSE") as string) as SettleResponse;
     expect(s).toMatchObject({ success: false, errorReason: "settlement_pending" });
     expect(flaky.store.pending()).toHaveLength(1);
     expect(await chain.usdcBalance(PROVIDER)).toBe(provider0);
     // The same header is still spent for this node.
-    expect((await flaky.fetch(URL_CHAT, { method: "POST", headers: { "content-type": "application/json", "X-Payment": header }, body })).status).toBe(402);
+    expect(
+      (
+        await flaky.fetch(URL_CHAT, {
+          method: "POST",
+          headers: { "content-type": "application/json", "X-Payment": header },
+          body,
+        })
+      ).status,
+    ).toBe(402);
     failSettle = false;
     expect(await flaky.payments.retryPendingSettlements()).toBe(1);
     expect(flaky.store.pending()).toHaveLength(0);

@@ -253,10 +253,18 @@ describe("standard A2A (JSON-RPC, v1.0) with the official client", () => {
   });
 
   it("streams inference token by token (SendStreamingMessage, official client): the pieces add up to the answer", async () => {
-    const parameters = { model: "mock-model", messages: [{ role: "user", content: "Stream this, please." }], max_tokens: 24 };
+    const parameters = {
+      model: "mock-model",
+      messages: [{ role: "user", content: "Stream this, please." }],
+      max_tokens: 24,
+    };
     const direct = (await post("/v1/chat/completions", parameters)).body as Completion;
     const request = SendMessageRequest.fromJSON({
-      message: { messageId: crypto.randomUUID(), role: "ROLE_USER", parts: [{ data: { skill: "inference", parameters } }] },
+      message: {
+        messageId: crypto.randomUUID(),
+        role: "ROLE_USER",
+        parts: [{ data: { skill: "inference", parameters } }],
+      },
     });
     const kinds: string[] = [];
     const pieces: string[] = [];
@@ -285,18 +293,29 @@ describe("standard A2A (JSON-RPC, v1.0) with the official client", () => {
     expect(stored.artifacts).toHaveLength(1);
     const [text, data] = stored.artifacts[0]?.parts ?? [];
     expect(text?.content).toEqual({ $case: "text", value: direct.choices[0]?.message.content });
-    expect((data?.content as { value: Record<string, unknown> }).value).toMatchObject({ object: "chat.completion", usage: direct.usage });
+    expect((data?.content as { value: Record<string, unknown> }).value).toMatchObject({
+      object: "chat.completion",
+      usage: direct.usage,
+    });
   });
 
   it("streams for A2A 0.3 too (message/stream as SSE), and a failed skill still ends the stream with the error", async () => {
-    const message = { kind: "message", messageId: "legacy-s", role: "user", parts: [{ kind: "text", text: "Legacy streaming." }] };
+    const message = {
+      kind: "message",
+      messageId: "legacy-s",
+      role: "user",
+      parts: [{ kind: "text", text: "Legacy streaming." }],
+    };
     const res = await fetch(`${node.url}/a2a`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ jsonrpc: "2.0", id: 21, method: "message/stream", params: { message } }),
     });
     expect(res.headers.get("content-type")).toBe("text/event-stream");
-    const events = (await res.text()).split("\n\n").filter((e) => e.startsWith("data: ")).map((e) => JSON.parse(e.slice(6)) as { id: number; result: { kind: string; status?: { state: string } } });
+    const events = (await res.text())
+      .split("\n\n")
+      .filter((e) => e.startsWith("data: "))
+      .map((e) => JSON.parse(e.slice(6)) as { id: number; result: { kind: string; status?: { state: string } } });
     expect(events[0]?.result.kind).toBe("task");
     expect(events.filter((e) => e.result.kind === "artifact-update").length).toBeGreaterThan(3);
     expect(events.at(-1)?.result).toMatchObject({ kind: "status-update", status: { state: "completed" } });
@@ -309,12 +328,30 @@ describe("standard A2A (JSON-RPC, v1.0) with the official client", () => {
         jsonrpc: "2.0",
         id: 22,
         method: "SendStreamingMessage",
-        params: { message: { messageId: "m-x", role: "ROLE_USER", parts: [{ data: { skill: "inference", parameters: { model: "nope", messages: [{ role: "user", content: "x" }] } } }] } },
+        params: {
+          message: {
+            messageId: "m-x",
+            role: "ROLE_USER",
+            parts: [
+              {
+                data: { skill: "inference", parameters: { model: "nope", messages: [{ role: "user", content: "x" }] } },
+              },
+            ],
+          },
+        },
       }),
     });
-    const last = (await unknownModel.text()).split("\n\n").filter((e) => e.startsWith("data: ")).map((e) => JSON.parse(e.slice(6))).at(-1) as { result: { statusUpdate: { status: { state: string; message: { parts: Array<{ text?: string }> } } } } };
+    const last = (await unknownModel.text())
+      .split("\n\n")
+      .filter((e) => e.startsWith("data: "))
+      .map((e) => JSON.parse(e.slice(6)))
+      .at(-1) as {
+      result: { statusUpdate: { status: { state: string; message: { parts: Array<{ text?: string }> } } } };
+    };
     expect(last.result.statusUpdate.status.state).toBe("TASK_STATE_FAILED");
-    expect(last.result.statusUpdate.status.message.parts[0]?.text).toBe("HTTP 404: The model `nope` does not exist or you do not have access to it.");
+    expect(last.result.statusUpdate.status.message.parts[0]?.text).toBe(
+      "HTTP 404: The model `nope` does not exist or you do not have access to it.",
+    );
   });
 
   it("stops the model when the streaming client leaves mid-answer", async () => {
@@ -330,7 +367,26 @@ describe("standard A2A (JSON-RPC, v1.0) with the official client", () => {
           jsonrpc: "2.0",
           id: 31,
           method: "message/stream",
-          params: { message: { kind: "message", messageId: "leave-1", role: "user", parts: [{ kind: "data", data: { skill: "inference", parameters: { model: "mock-model", messages: [{ role: "user", content: "A long story, please." }], max_tokens: 64 } } }] } },
+          params: {
+            message: {
+              kind: "message",
+              messageId: "leave-1",
+              role: "user",
+              parts: [
+                {
+                  kind: "data",
+                  data: {
+                    skill: "inference",
+                    parameters: {
+                      model: "mock-model",
+                      messages: [{ role: "user", content: "A long story, please." }],
+                      max_tokens: 64,
+                    },
+                  },
+                },
+              ],
+            },
+          },
         }),
       });
       const reader = (res.body as ReadableStream<Uint8Array>).getReader();
@@ -354,22 +410,36 @@ describe("standard A2A (JSON-RPC, v1.0) with the official client", () => {
 
   it("refuses an unsupported A2A-Version with a JSON-RPC error", async () => {
     const params = { message: { messageId: "m-1", role: "ROLE_USER", parts: [{ text: "hi" }] } };
-    const future = await post("/a2a", { jsonrpc: "2.0", id: 8, method: "SendMessage", params }, { "A2A-Version": "9.9" });
+    const future = await post(
+      "/a2a",
+      { jsonrpc: "2.0", id: 8, method: "SendMessage", params },
+      { "A2A-Version": "9.9" },
+    );
     expect(future.body).toMatchObject({
       jsonrpc: "2.0",
       id: 8,
-      error: { code: -32009, message: "The requested A2A protocol version '9.9' is not supported. Supported versions: 1.0, 0.3" },
+      error: {
+        code: -32009,
+        message: "The requested A2A protocol version '9.9' is not supported. Supported versions: 1.0, 0.3",
+      },
     });
   });
 
   it("also speaks A2A 0.3 (no A2A-Version header): message/send runs the skill, tasks/get reads the task back", async () => {
     const parameters = { model: "mock-model", messages: [{ role: "user", content: "Legacy agent here." }] };
-    const direct = (await (await fetch(`${node.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(parameters),
-    })).json()) as { choices: Array<{ message: { content: string } }> };
-    const message = { kind: "message", messageId: "legacy-1", role: "user", parts: [{ kind: "data", data: { skill: "inference", parameters } }] };
+    const direct = (await (
+      await fetch(`${node.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(parameters),
+      })
+    ).json()) as { choices: Array<{ message: { content: string } }> };
+    const message = {
+      kind: "message",
+      messageId: "legacy-1",
+      role: "user",
+      parts: [{ kind: "data", data: { skill: "inference", parameters } }],
+    };
     const sent = await post("/a2a", { jsonrpc: "2.0", id: 9, method: "message/send", params: { message } });
     expect(sent.status).toBe(200);
     const task = (sent.body as { result: Record<string, unknown> }).result as {
@@ -383,7 +453,10 @@ describe("standard A2A (JSON-RPC, v1.0) with the official client", () => {
     expect(task.artifacts[0]?.parts[0]).toEqual({ kind: "text", text: direct.choices[0]?.message.content });
     expect(task.artifacts[0]?.parts[1]?.data?.object).toBe("chat.completion");
     const got = await post("/a2a", { jsonrpc: "2.0", id: 10, method: "tasks/get", params: { id: task.id } });
-    expect((got.body as { result: { id: string; status: { state: string } } }).result).toMatchObject({ id: task.id, status: { state: "completed" } });
+    expect((got.body as { result: { id: string; status: { state: string } } }).result).toMatchObject({
+      id: task.id,
+      status: { state: "completed" },
+    });
   });
 });
 
@@ -454,8 +527,20 @@ describe("marketplace skills on a chain node (API stubbed)", () => {
 describe("RecentTaskStore", () => {
   it("keeps two generations of tasks readable and forgets older ones", async () => {
     const store = new RecentTaskStore(2);
-    const ctx = defaultServerCallContextBuilder({ user: new UnauthenticatedUser(), extensions: undefined, headers: {} });
-    const task = (id: string): Task => ({ id, contextId: "ctx", status: { state: TaskState.TASK_STATE_COMPLETED }, artifacts: [], history: [], metadata: undefined }) as unknown as Task;
+    const ctx = defaultServerCallContextBuilder({
+      user: new UnauthenticatedUser(),
+      extensions: undefined,
+      headers: {},
+    });
+    const task = (id: string): Task =>
+      ({
+        id,
+        contextId: "ctx",
+        status: { state: TaskState.TASK_STATE_COMPLETED },
+        artifacts: [],
+        history: [],
+        metadata: undefined,
+      }) as unknown as Task;
     for (const id of ["t1", "t2", "t3"]) await store.save(task(id), ctx);
     expect((await store.load("t1", ctx))?.id).toBe("t1");
     expect((await store.load("t3", ctx))?.id).toBe("t3");

@@ -72,8 +72,16 @@ describe("/mcp (no chain)", () => {
   });
 
   it("chat with json_schema answers JSON that follows the schema", async () => {
-    const schema = { type: "object", properties: { verdict: { type: "string", enum: ["buy", "sell"] } }, required: ["verdict"] };
-    const result = await callTool("chat", { model: "mock-model", messages: [{ role: "user", content: "GPU prices?" }], json_schema: schema });
+    const schema = {
+      type: "object",
+      properties: { verdict: { type: "string", enum: ["buy", "sell"] } },
+      required: ["verdict"],
+    };
+    const result = await callTool("chat", {
+      model: "mock-model",
+      messages: [{ role: "user", content: "GPU prices?" }],
+      json_schema: schema,
+    });
     expect(result.isError).toBeUndefined();
     expect(["buy", "sell"]).toContain((JSON.parse(text(result)) as { verdict: string }).verdict);
   });
@@ -81,7 +89,12 @@ describe("/mcp (no chain)", () => {
   it("embed returns the same vectors as /v1/embeddings", async () => {
     const input = ["GPU rental by the second", "decentralized inference"];
     const result = await callTool("embed", { model: "mock-model", input, dimensions: 16 });
-    const direct = await node.client.embeddings.create({ model: "mock-model", input, dimensions: 16, encoding_format: "float" });
+    const direct = await node.client.embeddings.create({
+      model: "mock-model",
+      input,
+      dimensions: 16,
+      encoding_format: "float",
+    });
     const data = (result.structuredContent as { data: Array<{ index: number; embedding: number[] }> }).data;
     expect(data.map((d) => d.index)).toEqual([0, 1]);
     expect(data.map((d) => d.embedding)).toEqual(direct.data.map((d) => d.embedding));
@@ -122,7 +135,10 @@ describe("/mcp (no chain)", () => {
       expect(res.headers.get("allow")).toBe("POST");
       expect(await res.json()).toEqual({
         jsonrpc: "2.0",
-        error: { code: -32000, message: "Method not allowed: this MCP server is stateless; POST JSON-RPC requests to /mcp." },
+        error: {
+          code: -32000,
+          message: "Method not allowed: this MCP server is stateless; POST JSON-RPC requests to /mcp.",
+        },
         id: null,
       });
     }
@@ -137,7 +153,10 @@ describe("/mcp with the marketplace on", () => {
     const registry = new ModelRegistry([new MockBackend()], { log: silentLogger, refreshIntervalMs: 0 });
     await registry.refresh();
     // chainEnabled with no marketplace routes mounted: the listing changes; the calls reach the API (404 here).
-    server = await startServer(createApp({ registry, log: silentLogger, chainEnabled: true }), { port: 0, log: silentLogger });
+    server = await startServer(createApp({ registry, log: silentLogger, chainEnabled: true }), {
+      port: 0,
+      log: silentLogger,
+    });
     market = await connect(server.url);
   });
   afterAll(async () => {

@@ -4,7 +4,11 @@
 import { backendUnavailableError } from "@jeju/compute-sdk/openai/index";
 
 /** fetch() that throws the caller's abort reason on abort and a 503 when the upstream cannot be reached. */
-export async function upstreamFetch(backend: string, url: string, init: RequestInit & { signal?: AbortSignal }): Promise<Response> {
+export async function upstreamFetch(
+  backend: string,
+  url: string,
+  init: RequestInit & { signal?: AbortSignal },
+): Promise<Response> {
   try {
     return await fetch(url, init);
   } catch (err) {

@@ -13,7 +13,8 @@ import { LlamaCppBackend } from "./llamacpp.ts";
 
 const MODEL_PATH = path.resolve(REPO_ROOT, process.env.MODEL_PATH ?? "models/compute-tiny.gguf");
 const present = existsSync(MODEL_PATH);
-if (!present) console.warn(`llamacpp tests skipped: ${MODEL_PATH} is missing (the tiny model is built by models/train)`);
+if (!present)
+  console.warn(`llamacpp tests skipped: ${MODEL_PATH} is missing (the tiny model is built by models/train)`);
 
 describe.skipIf(!present)("llamacpp backend (embedded model)", () => {
   let backend: LlamaCppBackend;
@@ -39,7 +40,13 @@ describe.skipIf(!present)("llamacpp backend (embedded model)", () => {
       { role: "system" as const, content: "You are a helpful assistant." },
       { role: "user" as const, content: "Explain quantum computing in simple terms." },
     ];
-    const res = await node.client.chat.completions.create({ model, messages, max_tokens: 24, seed: 1, temperature: 0.7 });
+    const res = await node.client.chat.completions.create({
+      model,
+      messages,
+      max_tokens: 24,
+      seed: 1,
+      temperature: 0.7,
+    });
     const text = res.choices[0]?.message.content ?? "";
     expect(text.trim().length).toBeGreaterThan(0);
     expect(res.usage?.prompt_tokens).toBe(backend.chatPromptTokens(messages));
@@ -71,7 +78,13 @@ describe.skipIf(!present)("llamacpp backend (embedded model)", () => {
 
     // JSON mode: the grammar admits any JSON value of object type; the tiny model may run out of tokens inside
     // it, but what it says is JSON from the first character, and complete JSON when it stops by itself.
-    const free = await node.client.chat.completions.create({ model, messages, max_tokens: 48, temperature: 0, response_format: { type: "json_object" } });
+    const free = await node.client.chat.completions.create({
+      model,
+      messages,
+      max_tokens: 48,
+      temperature: 0,
+      response_format: { type: "json_object" },
+    });
     const text = free.choices[0]?.message.content ?? "";
     expect(text.trimStart().startsWith("{")).toBe(true);
     if (free.choices[0]?.finish_reason === "stop") expect(() => JSON.parse(text)).not.toThrow();
@@ -83,7 +96,11 @@ describe.skipIf(!present)("llamacpp backend (embedded model)", () => {
         type: "function" as const,
         function: {
           name: "get_weather",
-          parameters: { type: "object", properties: { city: { type: "string", enum: ["Paris", "Rome"] } }, required: ["city"] },
+          parameters: {
+            type: "object",
+            properties: { city: { type: "string", enum: ["Paris", "Rome"] } },
+            required: ["city"],
+          },
         },
       },
       { type: "function" as const, function: { name: "get_time", parameters: { type: "object", properties: {} } } },
@@ -102,9 +119,18 @@ describe.skipIf(!present)("llamacpp backend (embedded model)", () => {
     expect(fn.name).toBe("get_weather");
     expect(["Paris", "Rome"]).toContain((JSON.parse(fn.arguments) as { city: string }).city);
 
-    const any = await node.client.chat.completions.create({ model, messages, tools, tool_choice: "required", max_tokens: 64, temperature: 0 });
+    const any = await node.client.chat.completions.create({
+      model,
+      messages,
+      tools,
+      tool_choice: "required",
+      max_tokens: 64,
+      temperature: 0,
+    });
     expect(any.choices[0]?.finish_reason).toBe("tool_calls");
-    expect(["get_weather", "get_time"]).toContain((any.choices[0]?.message.tool_calls?.[0] as { function: { name: string } }).function.name);
+    expect(["get_weather", "get_time"]).toContain(
+      (any.choices[0]?.message.tool_calls?.[0] as { function: { name: string } }).function.name,
+    );
 
     const auto = await node.client.chat.completions.create({ model, messages, tools, max_tokens: 8, temperature: 0 });
     expect(auto.choices[0]?.message.tool_calls).toBeUndefined();
@@ -123,7 +149,11 @@ describe.skipIf(!present)("llamacpp backend (embedded model)", () => {
   it("streams the same greedy text it returns without streaming", async () => {
     const req = { model, prompt: "And the earth was", max_tokens: 16, temperature: 0 };
     const plain = await node.client.completions.create(req);
-    const stream = await node.client.completions.create({ ...req, stream: true, stream_options: { include_usage: true } });
+    const stream = await node.client.completions.create({
+      ...req,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let text = "";
     let completionTokens = 0;
     for await (const chunk of stream) {
@@ -159,8 +189,15 @@ describe.skipIf(!present)("llamacpp backend (embedded model)", () => {
     const [a, b, c] = res.data.map((d) => d.embedding);
     expect(a?.length).toBe(backend.model.embeddingVectorSize);
     expect(cosineSimilarity(a ?? [], b ?? [])).toBeGreaterThan(cosineSimilarity(a ?? [], c ?? []));
-    expect(res.usage.prompt_tokens).toBeGreaterThanOrEqual(input.reduce((s, t) => s + backend.model.tokenize(t).length, 0));
-    const short = await node.client.embeddings.create({ model, input: "light", dimensions: 8, encoding_format: "float" });
+    expect(res.usage.prompt_tokens).toBeGreaterThanOrEqual(
+      input.reduce((s, t) => s + backend.model.tokenize(t).length, 0),
+    );
+    const short = await node.client.embeddings.create({
+      model,
+      input: "light",
+      dimensions: 8,
+      encoding_format: "float",
+    });
     expect(short.data[0]?.embedding).toHaveLength(8);
   });
 });

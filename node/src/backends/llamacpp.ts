@@ -10,12 +10,7 @@
  */
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import {
-  type FinishReason,
-  invalidRequestError,
-  randomId,
-  truncateAndNormalize,
-} from "@jeju/compute-sdk/openai/index";
+import { type FinishReason, invalidRequestError, randomId, truncateAndNormalize } from "@jeju/compute-sdk/openai/index";
 import {
   type ChatHistoryItem,
   type ChatWrapper,
@@ -268,7 +263,12 @@ export class LlamaCppBackend implements Backend {
    * parameters>}`, and the result is returned as a function call. With tool_choice "auto" the model answers in
    * text (its choice: this engine does not prompt models with tool descriptions).
    */
-  async *#callTool(tokens: Token[], stopTriggers: LlamaText[], params: ChatParams, schema: Record<string, unknown>): AsyncGenerator<GenerationEvent> {
+  async *#callTool(
+    tokens: Token[],
+    stopTriggers: LlamaText[],
+    params: ChatParams,
+    schema: Record<string, unknown>,
+  ): AsyncGenerator<GenerationEvent> {
     const grammar = await this.#grammar({ type: "json_schema", name: "tool_call", schema });
     let text = "";
     for await (const event of this.#generate(tokens, stopTriggers, params, "messages", grammar)) {
@@ -310,7 +310,9 @@ export class LlamaCppBackend implements Backend {
         format.type === "json_object"
           ? this.llama.getGrammarFor("json")
           : // Any client-supplied schema: node-llama-cpp's generic type only fits literal schemas.
-            (this.llama.createGrammarForJsonSchema.bind(this.llama) as (schema: unknown) => Promise<LlamaGrammar>)(format.schema);
+            (this.llama.createGrammarForJsonSchema.bind(this.llama) as (schema: unknown) => Promise<LlamaGrammar>)(
+              format.schema,
+            );
       grammar = made.catch((err: unknown) => {
         this.#grammars.delete(key);
         throw invalidRequestError(

@@ -3,7 +3,8 @@ import { MockBackend } from "./mock.ts";
 import { chatParams } from "../testing/harness.ts";
 import type { ChatParams, GenerationEvent, Message } from "./types.ts";
 
-const params = (messages: Message[], extra: Partial<ChatParams> = {}): ChatParams => chatParams("mock-model", messages, extra);
+const params = (messages: Message[], extra: Partial<ChatParams> = {}): ChatParams =>
+  chatParams("mock-model", messages, extra);
 
 async function streamed(events: AsyncIterable<GenerationEvent>): Promise<string> {
   let text = "";

@@ -191,12 +191,22 @@ export class MockBackend implements Backend {
   }
 
   #newEntry(params: GenerateParams, messages: readonly Message[] | undefined, prompt: string): MemoEntry {
-    const { key, promptTokens } = messages !== undefined ? chatKey(messages) : { key: prompt, promptTokens: countMockTokens(prompt) };
+    const { key, promptTokens } =
+      messages !== undefined ? chatKey(messages) : { key: prompt, promptTokens: countMockTokens(prompt) };
     const format = (params as Partial<ChatParams>).responseFormat;
     const calls = messages !== undefined ? this.toolCalls(key, params as ChatParams) : undefined;
     if (calls !== undefined) {
-      const callTokens = calls.reduce((n, c) => n + countMockTokens(c.function.name) + countMockTokens(c.function.arguments), 0);
-      return this.#memoEntry(params, messages, prompt, promptTokens, { tokens: [], text: "", finishReason: "tool_calls", toolCalls: calls, callTokens });
+      const callTokens = calls.reduce(
+        (n, c) => n + countMockTokens(c.function.name) + countMockTokens(c.function.arguments),
+        0,
+      );
+      return this.#memoEntry(params, messages, prompt, promptTokens, {
+        tokens: [],
+        text: "",
+        finishReason: "tool_calls",
+        toolCalls: calls,
+        callTokens,
+      });
     }
     let tokens = format === undefined ? this.answerTokens(key, params) : this.jsonTokens(key, params, format);
     let finishReason: "stop" | "length" = "stop";
@@ -208,7 +218,13 @@ export class MockBackend implements Backend {
     return this.#memoEntry(params, messages, prompt, promptTokens, { tokens, text: tokens.join(""), finishReason });
   }
 
-  #memoEntry(params: GenerateParams, messages: readonly Message[] | undefined, prompt: string, promptTokens: number, plan: Plan): MemoEntry {
+  #memoEntry(
+    params: GenerateParams,
+    messages: readonly Message[] | undefined,
+    prompt: string,
+    promptTokens: number,
+    plan: Plan,
+  ): MemoEntry {
     return {
       model: params.model,
       temperature: params.temperature,
@@ -238,7 +254,12 @@ export class MockBackend implements Backend {
     const tool = typeof choice === "object" ? tools.find((t) => t.name === choice.name) : tools[0];
     if (tool === undefined) return undefined;
     const rand = prng(fnv1a(`tool|${key}|${tool.name}|${params.choiceIndex}|${params.seed ?? ""}`));
-    const args = exampleOf(tool.parameters ?? { type: "object", properties: {} }, rand, this.answerTokens(key, params), 0);
+    const args = exampleOf(
+      tool.parameters ?? { type: "object", properties: {} },
+      rand,
+      this.answerTokens(key, params),
+      0,
+    );
     const id = `call_${fnv1a(`${key}|${tool.name}|${params.choiceIndex}`).toString(36)}${Math.floor(rand() * 2 ** 32).toString(36)}`;
     return [{ id, type: "function", function: { name: tool.name, arguments: JSON.stringify(args ?? {}) } }];
   }
@@ -255,7 +276,13 @@ export class MockBackend implements Backend {
     this.stats.completed++;
     const completionTokens = plan.tokens.length + (plan.callTokens ?? 0);
     if (plan.toolCalls !== undefined) {
-      return Promise.resolve({ text: plan.text, finishReason: plan.finishReason, promptTokens, completionTokens, toolCalls: plan.toolCalls });
+      return Promise.resolve({
+        text: plan.text,
+        finishReason: plan.finishReason,
+        promptTokens,
+        completionTokens,
+        toolCalls: plan.toolCalls,
+      });
     }
     return Promise.resolve({ text: plan.text, finishReason: plan.finishReason, promptTokens, completionTokens });
   }
@@ -302,7 +329,11 @@ export class MockBackend implements Backend {
    * instance of the JSON Schema built from the same deterministic stream, cut into 8-character tokens so it
    * streams like text.
    */
-  jsonTokens(key: string, params: Pick<GenerateParams, "model" | "temperature" | "topP" | "seed" | "choiceIndex">, format: ResponseFormat): string[] {
+  jsonTokens(
+    key: string,
+    params: Pick<GenerateParams, "model" | "temperature" | "topP" | "seed" | "choiceIndex">,
+    format: ResponseFormat,
+  ): string[] {
     const words = this.answerTokens(key, params);
     const rand = prng(fnv1a(`json|${key}|${params.choiceIndex}|${params.seed ?? ""}`));
     const value =
@@ -314,7 +345,10 @@ export class MockBackend implements Backend {
   }
 
   /** The full answer for a request key, as tokens (each a word with its leading space). */
-  answerTokens(key: string, params: Pick<GenerateParams, "model" | "temperature" | "topP" | "seed" | "choiceIndex">): string[] {
+  answerTokens(
+    key: string,
+    params: Pick<GenerateParams, "model" | "temperature" | "topP" | "seed" | "choiceIndex">,
+  ): string[] {
     const seedKey = `${params.model}|${params.temperature ?? ""}|${params.topP ?? ""}|${params.seed ?? ""}|${params.choiceIndex}|${key}`;
     const rand = prng(fnv1a(seedKey));
     const length = 12 + Math.floor(rand() * 24);
@@ -401,7 +435,10 @@ function exampleOf(schema: unknown, rand: () => number, words: string[], depth: 
     }
     case "string": {
       const start = Math.floor(rand() * Math.max(1, words.length - 3));
-      return words.slice(start, start + 3).join("").trim();
+      return words
+        .slice(start, start + 3)
+        .join("")
+        .trim();
     }
     case "integer": {
       const min = typeof s.minimum === "number" ? Math.ceil(s.minimum) : 0;
@@ -430,7 +467,12 @@ function formatKey(p: GenerateParams): string {
   return JSON.stringify([c.responseFormat ?? null, c.tools ?? null, c.toolChoice ?? null]);
 }
 
-function sameRequest(e: MemoEntry, p: GenerateParams, messages: readonly Message[] | undefined, prompt: string): boolean {
+function sameRequest(
+  e: MemoEntry,
+  p: GenerateParams,
+  messages: readonly Message[] | undefined,
+  prompt: string,
+): boolean {
   if (
     e.format !== formatKey(p) ||
     e.model !== p.model ||

@@ -61,7 +61,11 @@ describe("ollama backend", () => {
     expect(body.model).toBe("llama2");
     expect(body.choices[0]?.message.content).toBe(FAKE_OLLAMA_TEXT.join(""));
     expect(body.choices[0]?.finish_reason).toBe("stop");
-    expect(body.usage).toEqual({ prompt_tokens: 26, completion_tokens: FAKE_OLLAMA_TEXT.length, total_tokens: 26 + FAKE_OLLAMA_TEXT.length });
+    expect(body.usage).toEqual({
+      prompt_tokens: 26,
+      completion_tokens: FAKE_OLLAMA_TEXT.length,
+      total_tokens: 26 + FAKE_OLLAMA_TEXT.length,
+    });
     expect(lastRequest()).toEqual({
       path: "/api/chat",
       body: {
@@ -89,12 +93,22 @@ describe("ollama backend", () => {
     expect(res.choices[0]?.message.content).toBe("Quantum computers use");
     expect(res.choices[0]?.finish_reason).toBe("length");
     expect(res.usage?.completion_tokens).toBe(3);
-    expect(lastRequest()?.body.options).toEqual({ temperature: 0.3, top_p: 0.9, seed: 42, stop: ["\n\n"], num_predict: 3 });
+    expect(lastRequest()?.body.options).toEqual({
+      temperature: 0.3,
+      top_p: 0.9,
+      seed: 42,
+      stop: ["\n\n"],
+      num_predict: 3,
+    });
   });
 
-  it("passes structured outputs as Ollama's format: \"json\" or the JSON Schema", async () => {
+  it('passes structured outputs as Ollama\'s format: "json" or the JSON Schema', async () => {
     const messages = [{ role: "user" as const, content: "hi" }];
-    await node.client.chat.completions.create({ model: "llama2:latest", messages, response_format: { type: "json_object" } });
+    await node.client.chat.completions.create({
+      model: "llama2:latest",
+      messages,
+      response_format: { type: "json_object" },
+    });
     expect(lastRequest()?.body.format).toBe("json");
     const schema = { type: "object", properties: { ok: { type: "boolean" } }, required: ["ok"] };
     await node.client.chat.completions.create({
@@ -124,7 +138,11 @@ describe("ollama backend", () => {
     }
     expect(deltas.join("")).toBe(FAKE_OLLAMA_TEXT.join(""));
     expect(finish).toBe("stop");
-    expect(usage).toEqual({ prompt_tokens: 26, completion_tokens: FAKE_OLLAMA_TEXT.length, total_tokens: 26 + FAKE_OLLAMA_TEXT.length });
+    expect(usage).toEqual({
+      prompt_tokens: 26,
+      completion_tokens: FAKE_OLLAMA_TEXT.length,
+      total_tokens: 26 + FAKE_OLLAMA_TEXT.length,
+    });
   });
 
   it("completes raw prompts via /api/generate", async () => {
@@ -146,12 +164,20 @@ describe("ollama backend", () => {
     expect(res.data).toHaveLength(2);
     expect(res.data[0]?.embedding).toHaveLength(8);
     expect(res.usage.prompt_tokens).toBe(7);
-    expect(lastRequest()?.body).toEqual({ model: "nomic-embed-text:latest", input: ["What is the meaning of life?", "hi"] });
-    const b64 = await node.client.embeddings.create({ model: "nomic-embed-text", input: "What is the meaning of life?" });
+    expect(lastRequest()?.body).toEqual({
+      model: "nomic-embed-text:latest",
+      input: ["What is the meaning of life?", "hi"],
+    });
+    const b64 = await node.client.embeddings.create({
+      model: "nomic-embed-text",
+      input: "What is the meaning of life?",
+    });
     b64.data[0]?.embedding.forEach((v, i) => expect(v).toBeCloseTo(res.data[0]?.embedding[i] ?? NaN, 6));
     const short = await node.client.embeddings.create({ model: "nomic-embed-text", input: "hi there", dimensions: 3 });
     expect(short.data[0]?.embedding).toHaveLength(3);
-    const err = await rejection(node.client.embeddings.create({ model: "nomic-embed-text", input: "x", dimensions: 9 }));
+    const err = await rejection(
+      node.client.embeddings.create({ model: "nomic-embed-text", input: "x", dimensions: 9 }),
+    );
     expect(err).toMatchObject({ status: 400, param: "dimensions", code: "invalid_value" });
   });
 
@@ -163,11 +189,9 @@ describe("ollama backend", () => {
     });
     expect(res.status).toBe(200);
     const frames = await sseFrames(res);
-    expect(frames.slice(0, 3).map((f) => (JSON.parse(f) as OpenAI.ChatCompletionChunk).choices[0]?.delta.content)).toEqual([
-      "",
-      "Quantum",
-      " computers",
-    ]);
+    expect(
+      frames.slice(0, 3).map((f) => (JSON.parse(f) as OpenAI.ChatCompletionChunk).choices[0]?.delta.content),
+    ).toEqual(["", "Quantum", " computers"]);
     expect(frames).not.toContain("[DONE]");
     expect(JSON.parse(frames.at(-1) ?? "")).toEqual({
       error: {
@@ -178,10 +202,16 @@ describe("ollama backend", () => {
       },
     });
     // The openai client surfaces the error frame as an APIError.
-    const stream = await node.client.chat.completions.create({ model: "broken", messages: [{ role: "user", content: "x" }], stream: true });
-    const err = await rejection((async () => {
-      for await (const _ of stream);
-    })());
+    const stream = await node.client.chat.completions.create({
+      model: "broken",
+      messages: [{ role: "user", content: "x" }],
+      stream: true,
+    });
+    const err = await rejection(
+      (async () => {
+        for await (const _ of stream);
+      })(),
+    );
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect((err as InstanceType<typeof OpenAI.APIError>).message).toMatch(/unexpected EOF/);
   });
@@ -198,19 +228,34 @@ describe("ollama backend", () => {
   });
 
   it("404 model_not_found for a model Ollama does not have", async () => {
-    const err = await rejection(node.client.chat.completions.create({ model: "mixtral", messages: [{ role: "user", content: "x" }] }));
+    const err = await rejection(
+      node.client.chat.completions.create({ model: "mixtral", messages: [{ role: "user", content: "x" }] }),
+    );
     expect(err).toMatchObject({ status: 404, code: "model_not_found", param: "model" });
   });
 });
 
 describe("ollama backend down", () => {
   it("503 backend_unavailable while the other backends keep serving", async () => {
-    const down = await startTestNode([new OllamaBackend({ host: `http://127.0.0.1:${await closedPort()}` }), new MockBackend()]);
+    const down = await startTestNode([
+      new OllamaBackend({ host: `http://127.0.0.1:${await closedPort()}` }),
+      new MockBackend(),
+    ]);
     try {
-      const err = await rejection(down.client.chat.completions.create({ model: "llama2", messages: [{ role: "user", content: "x" }] }));
-      expect(err).toMatchObject({ status: 503, type: "service_unavailable_error", code: "backend_unavailable", param: null });
+      const err = await rejection(
+        down.client.chat.completions.create({ model: "llama2", messages: [{ role: "user", content: "x" }] }),
+      );
+      expect(err).toMatchObject({
+        status: 503,
+        type: "service_unavailable_error",
+        code: "backend_unavailable",
+        param: null,
+      });
       expect((await down.client.models.list()).data.map((m) => m.id)).toEqual(["mock-model"]);
-      const ok = await down.client.chat.completions.create({ model: "mock-model", messages: [{ role: "user", content: "x" }] });
+      const ok = await down.client.chat.completions.create({
+        model: "mock-model",
+        messages: [{ role: "user", content: "x" }],
+      });
       expect(ok.choices[0]?.message.content).toBeTruthy();
       const health = (await (await fetch(`${down.url}/health`)).json()) as { backends: unknown[] };
       expect(health.backends).toEqual([
@@ -261,8 +306,25 @@ describe("ollama backend: tool calling", () => {
     const events: GenerationEvent[] = [];
     for await (const e of backend.chat(params({ tools: [weather, time] }))) events.push(e);
     expect(events).toEqual([
-      { type: "tool_call", call: { id: expect.stringMatching(/^call_[0-9a-f]{24}$/), type: "function", function: { name: "get_current_weather", arguments: JSON.stringify(fakeOllamaToolArguments("get_current_weather")) } } },
-      { type: "tool_call", call: { id: expect.stringMatching(/^call_/), type: "function", function: { name: "get_time", arguments: JSON.stringify(fakeOllamaToolArguments("get_time")) } } },
+      {
+        type: "tool_call",
+        call: {
+          id: expect.stringMatching(/^call_[0-9a-f]{24}$/),
+          type: "function",
+          function: {
+            name: "get_current_weather",
+            arguments: JSON.stringify(fakeOllamaToolArguments("get_current_weather")),
+          },
+        },
+      },
+      {
+        type: "tool_call",
+        call: {
+          id: expect.stringMatching(/^call_/),
+          type: "function",
+          function: { name: "get_time", arguments: JSON.stringify(fakeOllamaToolArguments("get_time")) },
+        },
+      },
       { type: "done", finishReason: "tool_calls", promptTokens: 26, completionTokens: 1 },
     ]);
     const ids = events.flatMap((e) => (e.type === "tool_call" ? [e.call.id] : []));
@@ -283,14 +345,23 @@ describe("ollama backend: tool calling", () => {
   });
 
   it("sends tools in Ollama's shape; the client gets message.tool_calls and finish_reason tool_calls", async () => {
-    const res = await node.client.chat.completions.create({ model: "llama2", messages, tools: [{ type: "function", function: weather }] });
+    const res = await node.client.chat.completions.create({
+      model: "llama2",
+      messages,
+      tools: [{ type: "function", function: weather }],
+    });
     const choice = res.choices[0];
     expect(choice?.finish_reason).toBe("tool_calls");
     const calls = choice?.message.tool_calls ?? [];
     expect(calls).toHaveLength(1);
     expect(calls[0]?.id).toMatch(/^call_/);
     expect(calls[0]?.type === "function" ? calls[0].function.name : undefined).toBe("get_current_weather");
-    expect(argsOf(calls[0])).toEqual({ tool: "get_current_weather", location: "Paris, FR", format: "celsius", days: 3 });
+    expect(argsOf(calls[0])).toEqual({
+      tool: "get_current_weather",
+      location: "Paris, FR",
+      format: "celsius",
+      days: 3,
+    });
     expect(lastRequest()?.body.tools).toEqual([{ type: "function", function: weather }]);
     expect(lastRequest()?.body).not.toHaveProperty("tool_choice");
   });
@@ -315,14 +386,20 @@ describe("ollama backend: tool calling", () => {
     });
     expect(lastRequest()?.body.tools).toEqual([{ type: "function", function: time }]);
     expect(lastRequest()?.body).not.toHaveProperty("tool_choice");
-    expect(named.choices[0]?.message.tool_calls?.map((c) => (c.type === "function" ? c.function.name : c.type))).toEqual(["get_time"]);
+    expect(
+      named.choices[0]?.message.tool_calls?.map((c) => (c.type === "function" ? c.function.name : c.type)),
+    ).toEqual(["get_time"]);
     await node.client.chat.completions.create({ model: "llama2", messages, tools, tool_choice: "required" });
     expect(lastRequest()?.body.tools).toEqual(tools);
     expect(lastRequest()?.body).not.toHaveProperty("tool_choice");
   });
 
   it("sends history calls with object arguments and tool results as role tool (with the function's name)", async () => {
-    const call = { id: "call_abc", type: "function" as const, function: { name: "get_current_weather", arguments: '{"location":"Paris, FR","format":"celsius"}' } };
+    const call = {
+      id: "call_abc",
+      type: "function" as const,
+      function: { name: "get_current_weather", arguments: '{"location":"Paris, FR","format":"celsius"}' },
+    };
     const res = await node.client.chat.completions.create({
       model: "llama2",
       messages: [
@@ -335,7 +412,13 @@ describe("ollama backend: tool calling", () => {
     expect(res.choices[0]?.finish_reason).toBe("stop");
     expect(lastRequest()?.body.messages).toEqual([
       { role: "user", content: "What is the weather today in Paris?" },
-      { role: "assistant", content: "", tool_calls: [{ function: { name: "get_current_weather", arguments: { location: "Paris, FR", format: "celsius" } } }] },
+      {
+        role: "assistant",
+        content: "",
+        tool_calls: [
+          { function: { name: "get_current_weather", arguments: { location: "Paris, FR", format: "celsius" } } },
+        ],
+      },
       { role: "tool", content: "22 degrees celsius", tool_name: "get_current_weather" },
     ]);
     expect(lastRequest()?.body).not.toHaveProperty("tools");
@@ -346,7 +429,14 @@ describe("ollama backend: tool calling", () => {
     const err = await rejection(
       node.client.chat.completions.create({
         model: "llama2",
-        messages: [...messages, { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "[1," } }] }],
+        messages: [
+          ...messages,
+          {
+            role: "assistant",
+            content: null,
+            tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "[1," } }],
+          },
+        ],
       }),
     );
     expect(err).toMatchObject({ status: 400, param: "messages", code: "invalid_value" });

@@ -110,7 +110,12 @@ export class OllamaBackend implements Backend {
   }
 
   async embed(params: EmbedParams): Promise<EmbedResult> {
-    const res = await this.#post("/api/embed", { model: params.model, input: params.input }, params.abort.signal, params.model);
+    const res = await this.#post(
+      "/api/embed",
+      { model: params.model, input: params.input },
+      params.abort.signal,
+      params.model,
+    );
     const body = (await res.json()) as OllamaEmbed;
     if (!Array.isArray(body.embeddings)) throw upstreamError(this.name, body.error ?? "no embeddings in the answer");
     let embeddings = body.embeddings;

@@ -3,7 +3,13 @@
  */
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FAKE_OPENAI_KEY, FAKE_OPENAI_TEXT, type FakeOpenAI, fakeToolArguments, startFakeOpenAI } from "../testing/fake-openai.ts";
+import {
+  FAKE_OPENAI_KEY,
+  FAKE_OPENAI_TEXT,
+  type FakeOpenAI,
+  fakeToolArguments,
+  startFakeOpenAI,
+} from "../testing/fake-openai.ts";
 import {
   chatParams,
   closedPort,
@@ -68,8 +74,15 @@ describe("openai-compatible backend", () => {
       messages,
       response_format: { type: "json_schema", json_schema: { name: "ok", schema, strict: true } },
     });
-    expect(upstream.requests.at(-1)?.body.response_format).toEqual({ type: "json_schema", json_schema: { name: "ok", schema, strict: true } });
-    await node.client.chat.completions.create({ model: "gpt-test", messages, response_format: { type: "json_object" } });
+    expect(upstream.requests.at(-1)?.body.response_format).toEqual({
+      type: "json_schema",
+      json_schema: { name: "ok", schema, strict: true },
+    });
+    await node.client.chat.completions.create({
+      model: "gpt-test",
+      messages,
+      response_format: { type: "json_object" },
+    });
     expect(upstream.requests.at(-1)?.body.response_format).toEqual({ type: "json_object" });
   });
 
@@ -92,7 +105,11 @@ describe("openai-compatible backend", () => {
     const res = await node.client.completions.create({ model: "gpt-test", prompt: "Say", max_tokens: 2 });
     expect(res.choices[0]?.text).toBe("Hello from");
     expect(upstream.requests.at(-1)?.path).toBe("/v1/completions");
-    const emb = await node.client.embeddings.create({ model: "text-embedding-test", input: ["a", "bb"], dimensions: 5 });
+    const emb = await node.client.embeddings.create({
+      model: "text-embedding-test",
+      input: ["a", "bb"],
+      dimensions: 5,
+    });
     expect(emb.data.map((d) => d.embedding.length)).toEqual([5, 5]);
     expect(emb.usage).toEqual({ prompt_tokens: 6, total_tokens: 6 });
     expect(upstream.requests.at(-1)?.body).toEqual({
@@ -104,7 +121,9 @@ describe("openai-compatible backend", () => {
   });
 
   it("passes an upstream 400 through with its fields", async () => {
-    const err = await rejection(node.client.chat.completions.create({ model: "rejects", messages: [{ role: "user", content: "x" }] }));
+    const err = await rejection(
+      node.client.chat.completions.create({ model: "rejects", messages: [{ role: "user", content: "x" }] }),
+    );
     expect(err).toMatchObject({
       status: 400,
       type: "invalid_request_error",
@@ -121,29 +140,43 @@ describe("openai-compatible backend", () => {
       body: JSON.stringify({ model: "broken", messages: [{ role: "user", content: "x" }], stream: true }),
     });
     const frames = await sseFrames(res);
-    expect(frames.slice(1, 3).map((f) => (JSON.parse(f) as OpenAI.ChatCompletionChunk).choices[0]?.delta.content)).toEqual([
-      "Hello",
-      " from",
-    ]);
+    expect(
+      frames.slice(1, 3).map((f) => (JSON.parse(f) as OpenAI.ChatCompletionChunk).choices[0]?.delta.content),
+    ).toEqual(["Hello", " from"]);
     expect(JSON.parse(frames.at(-1) ?? "")).toEqual({
-      error: { message: "The openai backend failed: upstream exploded", type: "server_error", param: null, code: "upstream_error" },
+      error: {
+        message: "The openai backend failed: upstream exploded",
+        type: "server_error",
+        param: null,
+        code: "upstream_error",
+      },
     });
   });
 
   it("sends an error frame when the upstream drops the connection mid-stream", async () => {
-    const stream = await node.client.chat.completions.create({ model: "dropped", messages: [{ role: "user", content: "x" }], stream: true });
+    const stream = await node.client.chat.completions.create({
+      model: "dropped",
+      messages: [{ role: "user", content: "x" }],
+      stream: true,
+    });
     const seen: string[] = [];
-    const err = await rejection((async () => {
-      for await (const c of stream) seen.push(c.choices[0]?.delta.content ?? "");
-    })());
+    const err = await rejection(
+      (async () => {
+        for await (const c of stream) seen.push(c.choices[0]?.delta.content ?? "");
+      })(),
+    );
     expect(seen.join("")).toBe("Hello from");
     expect(err).toBeInstanceOf(OpenAI.APIError);
   });
 
   it("503 when the upstream is unreachable; 502 when it rejects the node's key", async () => {
-    const down = await startTestNode([new OpenAICompatibleBackend({ baseUrl: `http://127.0.0.1:${await closedPort()}/v1` })]);
+    const down = await startTestNode([
+      new OpenAICompatibleBackend({ baseUrl: `http://127.0.0.1:${await closedPort()}/v1` }),
+    ]);
     try {
-      const err = await rejection(down.client.chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }] }));
+      const err = await rejection(
+        down.client.chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }] }),
+      );
       expect(err).toMatchObject({ status: 503, code: "backend_unavailable" });
     } finally {
       await down.close();
@@ -173,10 +206,27 @@ describe("openai-compatible backend: tool calling", () => {
     });
     const events: GenerationEvent[] = [];
     for await (const e of backend.chat(params)) events.push(e);
-    const fragments = ["get_weather", "get_time"].reduce((n, name) => n + Math.ceil(JSON.stringify(fakeToolArguments(name)).length / 5), 0);
+    const fragments = ["get_weather", "get_time"].reduce(
+      (n, name) => n + Math.ceil(JSON.stringify(fakeToolArguments(name)).length / 5),
+      0,
+    );
     expect(events).toEqual([
-      { type: "tool_call", call: { id: "call_fake0", type: "function", function: { name: "get_weather", arguments: JSON.stringify(fakeToolArguments("get_weather")) } } },
-      { type: "tool_call", call: { id: "call_fake1", type: "function", function: { name: "get_time", arguments: JSON.stringify(fakeToolArguments("get_time")) } } },
+      {
+        type: "tool_call",
+        call: {
+          id: "call_fake0",
+          type: "function",
+          function: { name: "get_weather", arguments: JSON.stringify(fakeToolArguments("get_weather")) },
+        },
+      },
+      {
+        type: "tool_call",
+        call: {
+          id: "call_fake1",
+          type: "function",
+          function: { name: "get_time", arguments: JSON.stringify(fakeToolArguments("get_time")) },
+        },
+      },
       // The fake counts one completion token per streamed arguments fragment (5 characters each).
       { type: "done", finishReason: "tool_calls", promptTokens: 57, completionTokens: fragments },
     ]);
@@ -234,7 +284,11 @@ describe("openai-compatible backend: tool calling", () => {
   });
 
   it("sends history with assistant tool_calls (content null) and tool results with tool_call_id", async () => {
-    const call = { id: "call_abc", type: "function" as const, function: { name: "get_weather", arguments: '{"city":"Paris"}' } };
+    const call = {
+      id: "call_abc",
+      type: "function" as const,
+      function: { name: "get_weather", arguments: '{"city":"Paris"}' },
+    };
     const res = await node.client.chat.completions.create({
       model: "gpt-test",
       messages: [

@@ -45,7 +45,12 @@ export type OpenAIBackendOptions = { baseUrl: string; apiKey?: string };
 type UpstreamError = { error?: { message?: string; type?: string; param?: string | null; code?: string | null } };
 
 /** One streamed piece of a tool call, as OpenAI-compatible servers send it in `delta.tool_calls`. */
-type ToolCallFragment = { index?: number; id?: string; type?: string; function?: { name?: string; arguments?: string } };
+type ToolCallFragment = {
+  index?: number;
+  id?: string;
+  type?: string;
+  function?: { name?: string; arguments?: string };
+};
 
 export class OpenAICompatibleBackend implements Backend {
   readonly name = "openai";
@@ -173,7 +178,8 @@ export class OpenAICompatibleBackend implements Backend {
           produced += text;
           yield { type: "text", text };
         }
-        const fragments: ToolCallFragment[] | null | undefined = "delta" in choice ? choice.delta.tool_calls : undefined;
+        const fragments: ToolCallFragment[] | null | undefined =
+          "delta" in choice ? choice.delta.tool_calls : undefined;
         if (Array.isArray(fragments)) gather(calls, fragments);
         if (choice.finish_reason) finish = choice.finish_reason;
       }
@@ -186,7 +192,11 @@ export class OpenAICompatibleBackend implements Backend {
     for (const [, c] of [...calls].sort(([a], [b]) => a - b)) {
       if (c.name === "") throw upstreamError(this.name, "a tool call without a function name");
       produced += c.name + c.arguments;
-      const call: ToolCall = { id: c.id || callId(), type: "function", function: { name: c.name, arguments: c.arguments || "{}" } };
+      const call: ToolCall = {
+        id: c.id || callId(),
+        type: "function",
+        function: { name: c.name, arguments: c.arguments || "{}" },
+      };
       yield { type: "tool_call", call };
     }
     // A generation that ends in calls ends with "tool_calls" (some upstreams say "stop"); a cut-off one keeps "length".
@@ -205,7 +215,10 @@ export class OpenAICompatibleBackend implements Backend {
  * Adds streamed fragments to the calls gathered so far: `arguments` concatenate; `id` and `name` come
  * whole in one fragment (some servers repeat them in every fragment, so the first one stands).
  */
-function gather(calls: Map<number, { id: string; name: string; arguments: string }>, fragments: ToolCallFragment[]): void {
+function gather(
+  calls: Map<number, { id: string; name: string; arguments: string }>,
+  fragments: ToolCallFragment[],
+): void {
   fragments.forEach((f, position) => {
     const index = f.index ?? position;
     let c = calls.get(index);
@@ -228,7 +241,8 @@ function openAIMessage(m: Message): Record<string, unknown> {
   if (m.role === "assistant" && m.toolCalls !== undefined && m.toolCalls.length > 0) {
     return { role: m.role, content: m.content === "" ? null : m.content, tool_calls: m.toolCalls };
   }
-  if (m.role === "tool" && m.toolCallId !== undefined) return { role: m.role, content: m.content, tool_call_id: m.toolCallId };
+  if (m.role === "tool" && m.toolCallId !== undefined)
+    return { role: m.role, content: m.content, tool_call_id: m.toolCallId };
   return { role: m.role, content: m.content };
 }
 
@@ -261,5 +275,8 @@ function sampling(p: GenerateParams): Record<string, unknown> {
 /** `response_format` as OpenAI-compatible servers (OpenAI, vLLM, llama.cpp server) take it. */
 function openAIResponseFormat(rf: ResponseFormat): Record<string, unknown> {
   if (rf.type === "json_object") return { type: "json_object" };
-  return { type: "json_schema", json_schema: { name: rf.name, schema: rf.schema, ...(rf.strict === true ? { strict: true } : {}) } };
+  return {
+    type: "json_schema",
+    json_schema: { name: rf.name, schema: rf.schema, ...(rf.strict === true ? { strict: true } : {}) },
+  };
 }

@@ -59,9 +59,7 @@ export class ModelRegistry {
   }
 
   async #refresh(): Promise<void> {
-    const results = await Promise.allSettled(
-      this.backends.map((b) => b.listModels(AbortSignal.timeout(5_000))),
-    );
+    const results = await Promise.allSettled(this.backends.map((b) => b.listModels(AbortSignal.timeout(5_000))));
     const listed: ModelRoute[] = [];
     const routes = new Map<string, ModelRoute>();
     const unreachable = new Map<string, unknown>();

@@ -17,13 +17,19 @@ describe("aliasAwarePricing", () => {
       ["mock-model", { inputPerToken: 2n, outputPerToken: 5n }],
       ["cheap", { inputPerToken: 1n, outputPerToken: 1n }],
     ]);
-    const price = aliasAwarePricing((m) => onChain.get(m), (name) => registry.peek(name)?.backendModel);
+    const price = aliasAwarePricing(
+      (m) => onChain.get(m),
+      (name) => registry.peek(name)?.backendModel,
+    );
     expect(price("mock-model")).toEqual({ inputPerToken: 2n, outputPerToken: 5n });
     expect(price("llama2")).toEqual({ inputPerToken: 2n, outputPerToken: 5n });
     expect(price("mock")).toEqual({ inputPerToken: 2n, outputPerToken: 5n });
     expect(price("cheap")).toEqual({ inputPerToken: 1n, outputPerToken: 1n });
     expect(price("unknown-model")).toBeUndefined();
-    const free = aliasAwarePricing(() => undefined, (name) => registry.peek(name)?.backendModel);
+    const free = aliasAwarePricing(
+      () => undefined,
+      (name) => registry.peek(name)?.backendModel,
+    );
     expect(free("llama2")).toBeUndefined();
   });
 });

@@ -54,7 +54,12 @@ export async function startChainServices(
     );
   }
   log.info(
-    { chainId, registry: ctx.deployments.ComputeRegistry, rental: ctx.deployments.ComputeRental, provider: ctx.provider },
+    {
+      chainId,
+      registry: ctx.deployments.ComputeRegistry,
+      rental: ctx.deployments.ComputeRental,
+      provider: ctx.provider,
+    },
     "chain configured",
   );
   const closers: Array<() => void | Promise<void>> = [];
@@ -85,13 +90,13 @@ export async function startChainServices(
     if (!info.registered) {
       log.warn(
         { provider },
-        "this key is not a registered provider: register with `cast send $COMPUTE_REGISTRY \"register(string,string,uint256)\" …`; every model is free until then",
+        'this key is not a registered provider: register with `cast send $COMPUTE_REGISTRY "register(string,string,uint256)" …`; every model is free until then',
       );
     }
     if (info.registered && !info.active) {
       log.warn(
         { provider, stake: info.stake.toString() },
-        "this provider is inactive in the registry (deactivated, or reported for over 4 hours without a heartbeat): the gateway and renters skip it; reactivate with `cast send $COMPUTE_REGISTRY \"reactivate()\"` (needs the minimum stake)",
+        'this provider is inactive in the registry (deactivated, or reported for over 4 hours without a heartbeat): the gateway and renters skip it; reactivate with `cast send $COMPUTE_REGISTRY "reactivate()"` (needs the minimum stake)',
       );
     }
     const pricing = await onChainPricing(ctx, provider, { log });
@@ -139,7 +144,8 @@ export async function startChainServices(
   const rentals =
     provider !== undefined && config.rentals.enabled ? await startRentals(config, ctx, chainId, log) : undefined;
   if (rentals) closers.push(() => rentals.close());
-  else if (provider !== undefined) log.warn("rentals are off on this node (DOCKER_ENABLED=false or dockerd unreachable)");
+  else if (provider !== undefined)
+    log.warn("rentals are off on this node (DOCKER_ENABLED=false or dockerd unreachable)");
   const ssh = rentals ? { host: config.rentals.sshHost, port: rentals.ssh.port } : null;
   mounts.push((app) => {
     app.route(
@@ -218,7 +224,14 @@ async function startRentals(
     );
   }
   const gpus = await detectGpus().catch(() => []);
-  const manager = new RentalManager({ store, containers, maxRentals: rc.maxRentals, gpus, image: rc.image, logger: log });
+  const manager = new RentalManager({
+    store,
+    containers,
+    maxRentals: rc.maxRentals,
+    gpus,
+    image: rc.image,
+    logger: log,
+  });
   const ssh = new SshServer({
     sessions: manager,
     containers,

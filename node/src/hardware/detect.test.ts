@@ -38,7 +38,11 @@ describe("hardware detection", () => {
         return SMI;
       },
     });
-    expect(calls[0]).toEqual(["nvidia-smi", `--query-gpu=${GPU_QUERY_FIELDS.join(",")}`, "--format=csv,noheader,nounits"]);
+    expect(calls[0]).toEqual([
+      "nvidia-smi",
+      `--query-gpu=${GPU_QUERY_FIELDS.join(",")}`,
+      "--format=csv,noheader,nounits",
+    ]);
     expect(withGpu.gpus).toHaveLength(2);
     expect(withGpu.tee.types).toContain("nvidia-cc");
     const none = await detectHardware({

@@ -28,7 +28,15 @@ export type HardwareInfo = {
   detected_at: number;
 };
 
-export const GPU_QUERY_FIELDS = ["index", "name", "uuid", "memory.total", "memory.free", "driver_version", "compute_cap"];
+export const GPU_QUERY_FIELDS = [
+  "index",
+  "name",
+  "uuid",
+  "memory.total",
+  "memory.free",
+  "driver_version",
+  "compute_cap",
+];
 
 /** TEE guest devices and what each one means. */
 export const TEE_DEVICES: ReadonlyArray<{ path: string; type: TeeType }> = [

@@ -92,9 +92,13 @@ describe("sseResponse write batching", () => {
       returned = true;
     });
     const reader = (
-      sseResponse(frames, (reason) => {
-        cancelled = reason;
-      }, { flushMs: 1000 }).body as ReadableStream<Uint8Array>
+      sseResponse(
+        frames,
+        (reason) => {
+          cancelled = reason;
+        },
+        { flushMs: 1000 },
+      ).body as ReadableStream<Uint8Array>
     ).getReader();
     frames.push("data: 1\n\n");
     expect((await nextWrite(reader)).text).toBe("data: 1\n\n");

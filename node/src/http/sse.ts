@@ -25,7 +25,11 @@ export type SseOptions = {
  * also drives the engine. Capping writes per stream cuts that to a few µs per token; at GPU-server speeds
  * (tens of ms per token) every token is still written the moment it arrives.
  */
-export function sseResponse(frames: AsyncIterator<string>, onCancel: (reason: unknown) => void, options: SseOptions = {}): Response {
+export function sseResponse(
+  frames: AsyncIterator<string>,
+  onCancel: (reason: unknown) => void,
+  options: SseOptions = {},
+): Response {
   const flushMs = options.flushMs ?? DEFAULT_STREAM_FLUSH_MS;
   let pending = "";
   let lastWrite = Number.NEGATIVE_INFINITY;

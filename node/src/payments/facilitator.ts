@@ -42,10 +42,13 @@ export class HttpFacilitatorClient implements FacilitatorClient {
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (err) {
-      throw new FacilitatorUnavailableError(`facilitator ${path} unreachable: ${(err as Error).message}`, { cause: err });
+      throw new FacilitatorUnavailableError(`facilitator ${path} unreachable: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     const text = await res.text();
-    if (!res.ok) throw new FacilitatorUnavailableError(`facilitator ${path} answered ${res.status}: ${text.slice(0, 300)}`);
+    if (!res.ok)
+      throw new FacilitatorUnavailableError(`facilitator ${path} answered ${res.status}: ${text.slice(0, 300)}`);
     try {
       return JSON.parse(text) as T;
     } catch (err) {

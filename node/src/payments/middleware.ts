@@ -83,7 +83,12 @@ export type X402PaymentsMiddleware = MiddlewareHandler & {
 };
 
 /** Settlement failures worth retrying (the payment itself is fine). */
-const RETRYABLE = new Set(["settlement_pending", "unexpected_settle_error", "rate_limited", "invalid_transaction_state"]);
+const RETRYABLE = new Set([
+  "settlement_pending",
+  "unexpected_settle_error",
+  "rate_limited",
+  "invalid_transaction_state",
+]);
 
 type Priced = { model: string; amount: bigint; promptTokens: number; maxTokens: number; stream: boolean };
 
@@ -101,7 +106,8 @@ export function x402Payments(options: X402PaymentsOptions): X402PaymentsMiddlewa
   const store = o.spentNonceStore;
   const payTo = getAddress(o.payTo);
   const usdc = getAddress(o.usdc);
-  const priceOf = typeof o.pricing === "function" ? o.pricing : (m: string) => (o.pricing as Record<string, ModelPrice>)[m];
+  const priceOf =
+    typeof o.pricing === "function" ? o.pricing : (m: string) => (o.pricing as Record<string, ModelPrice>)[m];
   const log = o.log;
 
   const middleware: MiddlewareHandler = async (c, next) => {
@@ -167,7 +173,9 @@ export function x402Payments(options: X402PaymentsOptions): X402PaymentsMiddlewa
       const v = await facilitator.verify(settlePayload, settleRequirements);
       if (!v.isValid) {
         if (v.invalidReason !== "invalid_exact_evm_nonce_already_used") store.release(key);
-        return refuse(`${v.invalidReason ?? "invalid_payment"}: ${v.invalidMessage ?? "payment refused by the facilitator"}`);
+        return refuse(
+          `${v.invalidReason ?? "invalid_payment"}: ${v.invalidMessage ?? "payment refused by the facilitator"}`,
+        );
       }
     } catch (err) {
       store.release(key);
@@ -243,7 +251,8 @@ export function x402Payments(options: X402PaymentsOptions): X402PaymentsMiddlewa
       const items = Array.isArray(input) ? input : [input];
       for (const it of items) {
         if (typeof it === "string") promptTokens += await count(it);
-        else if (Array.isArray(it)) promptTokens += it.length; // pre-tokenized
+        else if (Array.isArray(it))
+          promptTokens += it.length; // pre-tokenized
         else if (typeof it === "number") promptTokens += 1;
       }
       return { model, amount: priceBound({ price, promptTokens, maxTokens: 0 }), promptTokens, maxTokens: 0, stream };
@@ -332,32 +341,37 @@ export function x402Payments(options: X402PaymentsOptions): X402PaymentsMiddlewa
 /** Local checks, before touching the store or the facilitator; returns the refusal reason. */
 function checkPayment(p: DecodedPayment, req: PaymentRequirements, chainId: number): string | undefined {
   if (p.scheme !== "exact") return `unsupported scheme '${p.scheme}' (only 'exact')`;
-  if (p.chainId !== chainId) return `wrong chain: payment is for network '${p.network}', this node takes ${req.network}`;
+  if (p.chainId !== chainId)
+    return `wrong chain: payment is for network '${p.network}', this node takes ${req.network}`;
   const a = p.exact.authorization;
   if (p.x402Version === 2) {
     const acc = p.payload.accepted;
-    if (!/^0x[0-9a-fA-F]{40}$/.test(acc.asset) || !isAddressEqual(acc.asset as `0x${string}`, req.asset as `0x${string}`)) {
+    if (
+      !/^0x[0-9a-fA-F]{40}$/.test(acc.asset) ||
+      !isAddressEqual(acc.asset as `0x${string}`, req.asset as `0x${string}`)
+    ) {
       return `wrong asset: payment is in ${acc.asset}, this node takes ${req.asset}`;
     }
-    if (!/^0x[0-9a-fA-F]{40}$/.test(acc.payTo) || !isAddressEqual(acc.payTo as `0x${string}`, req.payTo as `0x${string}`)) {
+    if (
+      !/^0x[0-9a-fA-F]{40}$/.test(acc.payTo) ||
+      !isAddressEqual(acc.payTo as `0x${string}`, req.payTo as `0x${string}`)
+    ) {
       return `wrong payTo: payment accepted payTo ${acc.payTo}, this node is paid at ${req.payTo}`;
     }
   }
   if (!isAddressEqual(a.to as `0x${string}`, req.payTo as `0x${string}`)) {
     return `wrong payTo: authorization pays ${a.to}, this node is paid at ${req.payTo}`;
   }
-  if (BigInt(a.value) < BigInt(req.amount)) return `underpaid: authorization is for ${a.value}, this request costs ${req.amount}`;
+  if (BigInt(a.value) < BigInt(req.amount))
+    return `underpaid: authorization is for ${a.value}, this request costs ${req.amount}`;
   const now = BigInt(Math.floor(Date.now() / 1000));
-  if (BigInt(a.validBefore) < now + 6n) return `authorization expired (validBefore ${a.validBefore} ≤ now ${now} + 6 s)`;
+  if (BigInt(a.validBefore) < now + 6n)
+    return `authorization expired (validBefore ${a.validBefore} ≤ now ${now} + 6 s)`;
   if (BigInt(a.validAfter) > now) return `authorization not yet valid (validAfter ${a.validAfter} > now ${now})`;
   return undefined;
 }
 
-function paymentRequired(
-  error: string,
-  requirements: PaymentRequirements,
-  resource: ResourceDescription,
-): Response {
+function paymentRequired(error: string, requirements: PaymentRequirements, resource: ResourceDescription): Response {
   return new Response(JSON.stringify(paymentRequiredV1Body(error, [requirements], resource)), {
     status: 402,
     headers: {
@@ -374,7 +388,11 @@ function messageText(m: unknown): string {
   if (typeof content === "string") return content;
   if (Array.isArray(content)) {
     return content
-      .map((part) => (part && typeof part === "object" && typeof (part as { text?: unknown }).text === "string" ? (part as { text: string }).text : ""))
+      .map((part) =>
+        part && typeof part === "object" && typeof (part as { text?: unknown }).text === "string"
+          ? (part as { text: string }).text
+          : "",
+      )
       .join("\n");
   }
   return "";

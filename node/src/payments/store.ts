@@ -89,7 +89,9 @@ export class SqliteSpentNonceStore implements SpentNonceStore {
          VALUES (?, ?, ?, ?, 'claimed', ?, ?)`,
       ),
       release: db.prepare("DELETE FROM x402_payments WHERE key = ? AND status = 'claimed'"),
-      settled: db.prepare("UPDATE x402_payments SET status = 'settled', tx = ?, error = NULL, updated_at = ? WHERE key = ?"),
+      settled: db.prepare(
+        "UPDATE x402_payments SET status = 'settled', tx = ?, error = NULL, updated_at = ? WHERE key = ?",
+      ),
       pendingSet: db.prepare(
         "UPDATE x402_payments SET status = 'pending', request = ?, error = ?, attempts = attempts + 1, updated_at = ? WHERE key = ?",
       ),

@@ -38,15 +38,25 @@ export class SessionCgroups {
    * The shared-budget manager for this machine, or undefined (with the reason logged) when Docker's cgroups
    * are not ours to shape.
    */
-  static detect(opts: { cgroupDriver: string | undefined; log: Logger; root?: string; prefix?: string; dockerHost?: string }): SessionCgroups | undefined {
+  static detect(opts: {
+    cgroupDriver: string | undefined;
+    log: Logger;
+    root?: string;
+    prefix?: string;
+    dockerHost?: string;
+  }): SessionCgroups | undefined {
     const root = opts.root ?? "/sys/fs/cgroup";
     const host = opts.dockerHost ?? process.env.DOCKER_HOST ?? "";
     const off = (reason: string) => {
-      opts.log.warn({ reason }, "shared session budget off: each container keeps its own limits, but a session's containers together are not capped");
+      opts.log.warn(
+        { reason },
+        "shared session budget off: each container keeps its own limits, but a session's containers together are not capped",
+      );
       return undefined;
     };
     if (host !== "" && !host.startsWith("unix://")) return off(`dockerd is remote (DOCKER_HOST=${host})`);
-    if (opts.cgroupDriver !== "cgroupfs") return off(`Docker's cgroup driver is ${opts.cgroupDriver ?? "unknown"}, not cgroupfs`);
+    if (opts.cgroupDriver !== "cgroupfs")
+      return off(`Docker's cgroup driver is ${opts.cgroupDriver ?? "unknown"}, not cgroupfs`);
     let mode: CgroupMode;
     if (fs.existsSync(path.join(root, "cgroup.controllers"))) mode = "v2";
     else if (fs.existsSync(path.join(root, "memory")) && fs.existsSync(path.join(root, "pids"))) mode = "v1";
@@ -72,7 +82,10 @@ export class SessionCgroups {
       else this.#ensureV2(rel, limits);
       return this.parentOf(sessionId);
     } catch (err) {
-      this.#log.warn({ err, sessionId }, "could not set the session's shared budget; its containers keep their own limits");
+      this.#log.warn(
+        { err, sessionId },
+        "could not set the session's shared budget; its containers keep their own limits",
+      );
       return undefined;
     }
   }
@@ -144,7 +157,10 @@ export class SessionCgroups {
       fs.writeFileSync(path.join(mem, file), String(limits.memoryBytes));
     }
     fs.writeFileSync(path.join(cpu, "cpu.cfs_period_us"), String(CFS_PERIOD_US));
-    fs.writeFileSync(path.join(cpu, "cpu.cfs_quota_us"), String(Math.max(1000, Math.round((limits.nanoCpus / 1e9) * CFS_PERIOD_US))));
+    fs.writeFileSync(
+      path.join(cpu, "cpu.cfs_quota_us"),
+      String(Math.max(1000, Math.round((limits.nanoCpus / 1e9) * CFS_PERIOD_US))),
+    );
     fs.writeFileSync(path.join(pids, "pids.max"), String(limits.pidsLimit));
   }
 
@@ -159,7 +175,10 @@ export class SessionCgroups {
     }
     fs.writeFileSync(path.join(dir, "memory.max"), String(limits.memoryBytes));
     if (fs.existsSync(path.join(dir, "memory.swap.max"))) fs.writeFileSync(path.join(dir, "memory.swap.max"), "0");
-    fs.writeFileSync(path.join(dir, "cpu.max"), `${Math.max(1000, Math.round((limits.nanoCpus / 1e9) * CFS_PERIOD_US))} ${CFS_PERIOD_US}`);
+    fs.writeFileSync(
+      path.join(dir, "cpu.max"),
+      `${Math.max(1000, Math.round((limits.nanoCpus / 1e9) * CFS_PERIOD_US))} ${CFS_PERIOD_US}`,
+    );
     fs.writeFileSync(path.join(dir, "pids.max"), String(limits.pidsLimit));
     fs.writeFileSync(path.join(dir, "cgroup.subtree_control"), "+memory +cpu +pids");
   }

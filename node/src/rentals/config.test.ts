@@ -3,9 +3,18 @@ import { loadConfig } from "../config.ts";
 
 describe("rentals config", () => {
   it("defaults: on with a chain and PRIVATE_KEY, SSH on 2222, 4 rentals, the local session image", () => {
-    expect(loadConfig({}).rentals).toMatchObject({ enabled: false, sshPort: 2222, sshHost: "127.0.0.1", maxRentals: 4, image: "compute/session:latest" });
+    expect(loadConfig({}).rentals).toMatchObject({
+      enabled: false,
+      sshPort: 2222,
+      sshHost: "127.0.0.1",
+      maxRentals: 4,
+      image: "compute/session:latest",
+    });
     expect(loadConfig({ RPC_URL: "http://127.0.0.1:8545" }).rentals.enabled).toBe(false);
-    expect(loadConfig({ RPC_URL: "http://127.0.0.1:8545", PRIVATE_KEY: "0x01" }).rentals).toMatchObject({ enabled: true, explicit: false });
+    expect(loadConfig({ RPC_URL: "http://127.0.0.1:8545", PRIVATE_KEY: "0x01" }).rentals).toMatchObject({
+      enabled: true,
+      explicit: false,
+    });
   });
 
   it("parses SSH_PORT, SSH_HOST, MAX_RENTALS, DOCKER_ENABLED, SESSION_IMAGE, DOCKER_HOST", () => {

@@ -5,7 +5,14 @@ import * as net_ from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ContainerManager, LABEL_INSTANCE, LABEL_PROVIDER, LABEL_ROLE, LABEL_SESSION, type ResourceLimits } from "./containers.ts";
+import {
+  ContainerManager,
+  LABEL_INSTANCE,
+  LABEL_PROVIDER,
+  LABEL_ROLE,
+  LABEL_SESSION,
+  type ResourceLimits,
+} from "./containers.ts";
 import { silentLogger } from "../logger.ts";
 import { ensureHostGuard, GUARD_CHAIN } from "./hostguard.ts";
 import { ContainerNotFoundError, InvalidContainerRequestError, SessionNotRunningError } from "./errors.ts";
@@ -74,9 +81,17 @@ describe.skipIf(skip)("ContainerManager (real dockerd)", () => {
     expect(hc.Privileged).toBe(false);
     expect(hc.NetworkMode).toBe("compute-s101");
     expect(hc.DeviceRequests ?? [], "no GPUs on a host without nvidia-smi").toEqual([]);
-    expect(ins.Config.Labels).toMatchObject({ [LABEL_SESSION]: "101", [LABEL_PROVIDER]: PROVIDER, [LABEL_ROLE]: "session" });
+    expect(ins.Config.Labels).toMatchObject({
+      [LABEL_SESSION]: "101",
+      [LABEL_PROVIDER]: PROVIDER,
+      [LABEL_ROLE]: "session",
+    });
     // Inside: the pids limit and the dropped capabilities are what the kernel enforces.
-    const r = await output("101", ["sh", "-c", "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; grep CapEff /proc/self/status; cat /etc/compute-session"]);
+    const r = await output("101", [
+      "sh",
+      "-c",
+      "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; grep CapEff /proc/self/status; cat /etc/compute-session",
+    ]);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^128\n/);
     expect(r.out).toMatch(/CapEff:\s+00000000000004fb/); // CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID NET_BIND_SERVICE
@@ -84,7 +99,9 @@ describe.skipIf(skip)("ContainerManager (real dockerd)", () => {
   });
 
   it("is idempotent by session id, also for concurrent calls and after the container stopped", async () => {
-    const [a, b, c] = await Promise.all([1, 2, 3].map(() => m.createSessionContainer({ sessionId: 102n, limits: LIMITS })));
+    const [a, b, c] = await Promise.all(
+      [1, 2, 3].map(() => m.createSessionContainer({ sessionId: 102n, limits: LIMITS })),
+    );
     expect(new Set([a?.id, b?.id, c?.id]).size, "one container").toBe(1);
     // A second manager (another process after a restart) finds it by label instead of creating one.
     const other = new ContainerManager({ provider: PROVIDER, volumesRoot: dir, defaultImage: SESSION_IMAGE });
@@ -177,9 +194,10 @@ except Exception as e: print("blocked", e)`,
     await expect(m.logs(107n, job.id)).rejects.toBeInstanceOf(ContainerNotFoundError);
     await expect(m.stopContainer(107n, job.id)).rejects.toBeInstanceOf(ContainerNotFoundError);
     const sessionContainer = await m.findSessionContainer(106n);
-    await expect(m.stopContainer(106n, sessionContainer?.id ?? ""), "the session container is not a job").rejects.toBeInstanceOf(
-      ContainerNotFoundError,
-    );
+    await expect(
+      m.stopContainer(106n, sessionContainer?.id ?? ""),
+      "the session container is not a job",
+    ).rejects.toBeInstanceOf(ContainerNotFoundError);
 
     const stopped = await m.stopContainer(106n, job.id);
     expect(stopped.running).toBe(false);
@@ -197,10 +215,14 @@ except Exception as e: print("blocked", e)`,
     // A symlink made from inside the session container pointing at the host's / must not be followed.
     await output("108", ["sh", "-c", "ln -s / /workspace/escape"]);
     await expect(run({ volumes: ["/escape:/host"] })).rejects.toBeInstanceOf(InvalidContainerRequestError);
-    await expect(run({ ports: { "80": 22 } }), "host port outside the range").rejects.toBeInstanceOf(InvalidContainerRequestError);
+    await expect(run({ ports: { "80": 22 } }), "host port outside the range").rejects.toBeInstanceOf(
+      InvalidContainerRequestError,
+    );
     await expect(run({ ports: { abc: 0 } })).rejects.toBeInstanceOf(InvalidContainerRequestError);
     await expect(run({ gpus: 1 })).rejects.toBeInstanceOf(InvalidContainerRequestError);
-    await expect(m.runContainer(555n, { image: SESSION_IMAGE }, { limits: LIMITS })).rejects.toBeInstanceOf(SessionNotRunningError);
+    await expect(m.runContainer(555n, { image: SESSION_IMAGE }, { limits: LIMITS })).rejects.toBeInstanceOf(
+      SessionNotRunningError,
+    );
     expect(await m.listContainers(108n)).toEqual([]);
   });
 
@@ -261,12 +283,22 @@ for host in ${JSON.stringify(targets)}:
     held.stdin.end();
     for (let i = 0; i < 100 && !heldOut.includes("held"); i++) await new Promise((r) => setTimeout(r, 100));
     expect(heldOut).toContain("held");
-    const job = await m.runContainer(111n, { image: SESSION_IMAGE, command: ["python3", "-c", hog("allocated")] }, { limits: LIMITS });
+    const job = await m.runContainer(
+      111n,
+      { image: SESSION_IMAGE, command: ["python3", "-c", hog("allocated")] },
+      { limits: LIMITS },
+    );
     const inspect = await m.docker.getContainer(job.id).inspect();
     expect(inspect.HostConfig.CgroupParent).toBe("/compute/s111");
     // The kernel enforces the sum: one of the two is OOM-killed (exit 137), whichever it picks.
-    const jobExit = m.docker.getContainer(job.id).wait().then((r: { StatusCode: number }) => r.StatusCode);
-    const first = await Promise.race([held.exit.then((c) => ({ who: "session", code: c })), jobExit.then((c) => ({ who: "job", code: c }))]);
+    const jobExit = m.docker
+      .getContainer(job.id)
+      .wait()
+      .then((r: { StatusCode: number }) => r.StatusCode);
+    const first = await Promise.race([
+      held.exit.then((c) => ({ who: "session", code: c })),
+      jobExit.then((c) => ({ who: "job", code: c })),
+    ]);
     expect(first.code, `${first.who} was killed`).toBe(137);
     await held.kill("SIGKILL").catch(() => {});
     held.close();
@@ -276,8 +308,18 @@ for host in ${JSON.stringify(targets)}:
 
   it("keeps nodes sharing one dockerd apart: same provider and session id, different instances", async () => {
     // Session ids are per chain and contract: two nodes (two chains, or a test and a dev node) meet on ids.
-    const a = new ContainerManager({ provider: PROVIDER, instance: "ci-a", volumesRoot: path.join(dir, "a"), defaultImage: SESSION_IMAGE });
-    const b = new ContainerManager({ provider: PROVIDER, instance: "ci-b", volumesRoot: path.join(dir, "b"), defaultImage: SESSION_IMAGE });
+    const a = new ContainerManager({
+      provider: PROVIDER,
+      instance: "ci-a",
+      volumesRoot: path.join(dir, "a"),
+      defaultImage: SESSION_IMAGE,
+    });
+    const b = new ContainerManager({
+      provider: PROVIDER,
+      instance: "ci-b",
+      volumesRoot: path.join(dir, "b"),
+      defaultImage: SESSION_IMAGE,
+    });
     try {
       const ca = await a.createSessionContainer({ sessionId: 112n, limits: LIMITS });
       const cb = await b.createSessionContainer({ sessionId: 112n, limits: LIMITS });
@@ -285,7 +327,10 @@ for host in ${JSON.stringify(targets)}:
       expect([ca.name, cb.name]).toEqual(["compute-ci-a-session-112", "compute-ci-b-session-112"]);
       expect(ca.labels).toMatchObject({ [LABEL_INSTANCE]: "ci-a", [LABEL_SESSION]: "112", [LABEL_PROVIDER]: PROVIDER });
       const [ia, ib] = await Promise.all([ca, cb].map((c) => m.docker.getContainer(c.id).inspect()));
-      expect([ia?.HostConfig.NetworkMode, ib?.HostConfig.NetworkMode]).toEqual(["compute-ci-a-s112", "compute-ci-b-s112"]);
+      expect([ia?.HostConfig.NetworkMode, ib?.HostConfig.NetworkMode]).toEqual([
+        "compute-ci-a-s112",
+        "compute-ci-b-s112",
+      ]);
       expect(a.bridgeName("112")).toMatch(/^cmp[0-9a-f]{12}$/);
       expect(a.bridgeName("112")).not.toBe(b.bridgeName("112"));
       if (ia?.HostConfig.CgroupParent) expect(ia.HostConfig.CgroupParent).not.toBe(ib?.HostConfig.CgroupParent);
@@ -299,12 +344,16 @@ for host in ${JSON.stringify(targets)}:
       expect(await a.findSessionContainer(112n)).toBeUndefined();
       expect((await b.findSessionContainer(112n))?.running).toBe(true);
       await m.removeSession(112n);
-      expect((await b.findSessionContainer(112n))?.running, "an instance-less manager removes nothing of b's").toBe(true);
+      expect((await b.findSessionContainer(112n))?.running, "an instance-less manager removes nothing of b's").toBe(
+        true,
+      );
     } finally {
       await a.removeSession(112n).catch(() => {});
       await b.removeSession(112n).catch(() => {});
     }
-    expect(() => new ContainerManager({ provider: PROVIDER, instance: "Bad Name", volumesRoot: dir })).toThrow(/instance must match/);
+    expect(() => new ContainerManager({ provider: PROVIDER, instance: "Bad Name", volumesRoot: dir })).toThrow(
+      /instance must match/,
+    );
   });
 
   it("removes a session: containers, jobs, network and data", async () => {

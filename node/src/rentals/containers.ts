@@ -260,7 +260,9 @@ export class ContainerManager implements ExecTarget {
     if (this.sharedBudget === false) return Promise.resolve(undefined);
     this.cgroupsReady ??= this.docker
       .info()
-      .then((info: { CgroupDriver?: string }) => SessionCgroups.detect({ cgroupDriver: info.CgroupDriver, log: this.log }))
+      .then((info: { CgroupDriver?: string }) =>
+        SessionCgroups.detect({ cgroupDriver: info.CgroupDriver, log: this.log }),
+      )
       .catch((err: unknown) => {
         this.cgroupsReady = undefined;
         throw wrap(err, "docker info");
@@ -403,7 +405,15 @@ export class ContainerManager implements ExecTarget {
     // first look at it; so the process sets its own size before exec'ing the command (no-op without stty).
     const sized =
       tty && opts.cols && opts.rows
-        ? ["/bin/sh", "-c", 'stty rows "$1" cols "$2" 2>/dev/null; shift 2; exec "$@"', "sh", String(opts.rows), String(opts.cols), ...cmd]
+        ? [
+            "/bin/sh",
+            "-c",
+            'stty rows "$1" cols "$2" 2>/dev/null; shift 2; exec "$@"',
+            "sh",
+            String(opts.rows),
+            String(opts.cols),
+            ...cmd,
+          ]
         : cmd;
     const createExec = () =>
       container.exec({
@@ -667,7 +677,8 @@ export class ContainerManager implements ExecTarget {
   }
 
   private async inspectOwned(sessionId: string, containerId: string): Promise<ContainerInfo> {
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(containerId)) throw new ContainerNotFoundError(sessionId, containerId);
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(containerId))
+      throw new ContainerNotFoundError(sessionId, containerId);
     let ins: Docker.ContainerInspectInfo;
     try {
       ins = await this.docker.getContainer(containerId).inspect();
@@ -688,7 +699,12 @@ export class ContainerManager implements ExecTarget {
     for (const [key, binds] of Object.entries(ins.NetworkSettings.Ports ?? {})) {
       const [port, protocol] = key.split("/");
       for (const b of binds ?? []) {
-        ports.push({ containerPort: Number(port), protocol: protocol ?? "tcp", hostIp: b.HostIp, hostPort: Number(b.HostPort) });
+        ports.push({
+          containerPort: Number(port),
+          protocol: protocol ?? "tcp",
+          hostIp: b.HostIp,
+          hostPort: Number(b.HostPort),
+        });
       }
     }
     return {
@@ -780,7 +796,8 @@ export class ContainerManager implements ExecTarget {
         throw new InvalidContainerRequestError(`volumes[${i}]: expected "src:dst" or "src:dst:ro"`, "volumes");
       }
       const [src = "", dst = "", mode = "rw"] = parts;
-      if (mode !== "ro" && mode !== "rw") throw new InvalidContainerRequestError(`volumes[${i}]: mode must be ro or rw`, "volumes");
+      if (mode !== "ro" && mode !== "rw")
+        throw new InvalidContainerRequestError(`volumes[${i}]: mode must be ro or rw`, "volumes");
       if (!path.posix.isAbsolute(dst) || dst.split("/").includes("..")) {
         throw new InvalidContainerRequestError(`volumes[${i}]: container path must be absolute`, "volumes");
       }
@@ -818,10 +835,14 @@ export class ContainerManager implements ExecTarget {
     for (const [key, hostPort] of Object.entries(ports)) {
       const m = /^(\d{1,5})(?:\/(tcp|udp))?$/.exec(key);
       const cport = m ? Number(m[1]) : 0;
-      if (!m || cport < 1 || cport > 65535) throw new InvalidContainerRequestError(`ports: bad container port ${key}`, "ports");
+      if (!m || cport < 1 || cport > 65535)
+        throw new InvalidContainerRequestError(`ports: bad container port ${key}`, "ports");
       const { min, max } = this.hostPortRange;
       if (!Number.isInteger(hostPort) || (hostPort !== 0 && (hostPort < min || hostPort > max))) {
-        throw new InvalidContainerRequestError(`ports: host port ${hostPort} outside ${min}-${max} (0: any free port)`, "ports");
+        throw new InvalidContainerRequestError(
+          `ports: host port ${hostPort} outside ${min}-${max} (0: any free port)`,
+          "ports",
+        );
       }
       const k = `${cport}/${m[2] ?? "tcp"}`;
       exposed[k] = {};
@@ -850,14 +871,17 @@ function checkLimits(l: ResourceLimits): void {
   if (!Number.isSafeInteger(l.memoryBytes) || l.memoryBytes < 6 * 1024 * 1024) {
     throw new RangeError(`memoryBytes must be an integer ≥ 6 MiB, got ${l.memoryBytes}`);
   }
-  if (!Number.isSafeInteger(l.nanoCpus) || l.nanoCpus < 10_000_000) throw new RangeError(`nanoCpus too small: ${l.nanoCpus}`);
-  if (!Number.isSafeInteger(l.pidsLimit) || l.pidsLimit < 16) throw new RangeError(`pidsLimit too small: ${l.pidsLimit}`);
+  if (!Number.isSafeInteger(l.nanoCpus) || l.nanoCpus < 10_000_000)
+    throw new RangeError(`nanoCpus too small: ${l.nanoCpus}`);
+  if (!Number.isSafeInteger(l.pidsLimit) || l.pidsLimit < 16)
+    throw new RangeError(`pidsLimit too small: ${l.pidsLimit}`);
 }
 
 function selectGpus(want: "all" | number | undefined, session: readonly string[]): string[] {
   if (want === undefined || want === 0) return [];
   if (want === "all") return [...session];
-  if (!Number.isInteger(want) || want < 0) throw new InvalidContainerRequestError(`gpus must be "all" or a count`, "gpus");
+  if (!Number.isInteger(want) || want < 0)
+    throw new InvalidContainerRequestError(`gpus must be "all" or a count`, "gpus");
   if (want > session.length) {
     throw new InvalidContainerRequestError(`gpus: ${want} requested, the session has ${session.length}`, "gpus");
   }

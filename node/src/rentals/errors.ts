@@ -24,7 +24,10 @@ export class ContainerNotFoundError extends RentalError {
 /** A containers-API request the node refuses (bad volume path, port out of range, too many containers…). */
 export class InvalidContainerRequestError extends RentalError {
   override readonly name = "InvalidContainerRequestError";
-  constructor(message: string, readonly param?: string) {
+  constructor(
+    message: string,
+    readonly param?: string,
+  ) {
     super(message, "invalid_container_request", 400);
   }
 }
@@ -40,7 +43,10 @@ export class SessionNotRunningError extends RentalError {
 /** Not enough free GPUs (or none on this host) for the session's gpuCount. */
 export class InsufficientGpusError extends RentalError {
   override readonly name = "InsufficientGpusError";
-  constructor(readonly requested: number, readonly available: number) {
+  constructor(
+    readonly requested: number,
+    readonly available: number,
+  ) {
     super(`session wants ${requested} GPU(s), ${available} free on this host`, "insufficient_gpus", 409);
   }
 }

@@ -14,7 +14,11 @@ describe("ensureHostGuard", () => {
     const calls: string[][] = [];
     const run: Run = async (_file, args) => {
       calls.push(args);
-      return { code: 4, stderr: "iptables v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)\n" };
+      return {
+        code: 4,
+        stderr:
+          "iptables v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)\n",
+      };
     };
     const { log, lines } = capture();
     expect(await ensureHostGuard(log, { run })).toBe(false);

@@ -22,7 +22,8 @@ export type Run = (file: string, args: string[]) => Promise<{ code: number; stde
 const runFile: Run = (file, args) =>
   new Promise((resolve) => {
     execFile(file, args, { timeout: 15_000 }, (err, _stdout, stderr) => {
-      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : 127;
+      const code =
+        err === null ? 0 : typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 127;
       resolve({ code, stderr: String(stderr || (err?.message ?? "")) });
     });
   });
@@ -77,6 +78,9 @@ export async function ensureHostGuard(log: Logger, opts: { iptables?: string; ru
     const inserted = await ipt("-I", "INPUT", "1", ...JUMP);
     if (inserted.code !== 0) return fail("jump from INPUT", inserted.stderr);
   }
-  log.info({ chain: GUARD_CHAIN, bridges: `${BRIDGE_PREFIX}+` }, "host guard in place: session containers cannot open connections to this machine");
+  log.info(
+    { chain: GUARD_CHAIN, bridges: `${BRIDGE_PREFIX}+` },
+    "host guard in place: session containers cannot open connections to this machine",
+  );
   return true;
 }

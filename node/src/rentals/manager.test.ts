@@ -15,9 +15,22 @@ const LIMITS = { memoryBytes: 128 * 1024 * 1024, nanoCpus: 250_000_000, pidsLimi
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "compute-manager-"));
 let key = "";
 
-function manager(db: string, opts: { maxRentals?: number; gpus?: { id: string; uuid: string; name: string; memoryMiB: number }[] } = {}) {
-  const containers = new ContainerManager({ provider: PROVIDER, volumesRoot: path.join(dir, "vols"), defaultImage: SESSION_IMAGE });
-  return new RentalManager({ store: new SessionStore(db), containers, maxRentals: opts.maxRentals ?? 4, limits: LIMITS, gpus: opts.gpus });
+function manager(
+  db: string,
+  opts: { maxRentals?: number; gpus?: { id: string; uuid: string; name: string; memoryMiB: number }[] } = {},
+) {
+  const containers = new ContainerManager({
+    provider: PROVIDER,
+    volumesRoot: path.join(dir, "vols"),
+    defaultImage: SESSION_IMAGE,
+  });
+  return new RentalManager({
+    store: new SessionStore(db),
+    containers,
+    maxRentals: opts.maxRentals ?? 4,
+    limits: LIMITS,
+    gpus: opts.gpus,
+  });
 }
 const session = (id: bigint, extra: { gpuCount?: number; sshPublicKey?: string } = {}) => ({
   id,
@@ -92,7 +105,9 @@ describe.skipIf(skip)("RentalManager (real dockerd)", () => {
     expect(ended?.status).toBe("ended");
     expect(await m.containers.listAll(312n)).toEqual([]);
     expect((await m.end(312n, "twice"))?.reason).toBe("renter ended");
-    expect((await m.provision(session(312n))).status, "a replayed create for an ended session stays ended").toBe("ended");
+    expect((await m.provision(session(312n))).status, "a replayed create for an ended session stays ended").toBe(
+      "ended",
+    );
 
     // A container nobody in the store knows about (or an ended session's) is removed by reconcile.
     await m.containers.createSessionContainer({ sessionId: 314n, limits: LIMITS });

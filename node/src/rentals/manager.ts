@@ -96,7 +96,11 @@ export class RentalManager implements SshSessionLookup {
           return this.store.beginProvisioning(current.id, (inUse, r) => this.chooseGpus(inUse, r.gpuCount));
         });
       } catch (err) {
-        if (err instanceof InvalidSshKeyError || err instanceof CapacityExceededError || err instanceof InsufficientGpusError) {
+        if (
+          err instanceof InvalidSshKeyError ||
+          err instanceof CapacityExceededError ||
+          err instanceof InsufficientGpusError
+        ) {
           const reason = err instanceof InvalidSshKeyError ? `invalid ssh key: ${err.message}` : err.message;
           const rejected = this.store.markRejected(current.id, reason);
           this.log.warn({ sessionId: current.id, reason }, "session rejected");
@@ -116,7 +120,9 @@ export class RentalManager implements SshSessionLookup {
     const after = this.store.get(current.id);
     if (after && (after.status === "ended" || after.status === "rejected")) {
       await this.containers.removeSession(current.id, { deleteData: true });
-      return after.status === "ended" ? { status: "ended", session: after } : { status: "rejected", session: after, reason: after.reason ?? "" };
+      return after.status === "ended"
+        ? { status: "ended", session: after }
+        : { status: "rejected", session: after, reason: after.reason ?? "" };
     }
     const active = this.store.markActive(current.id, info.id);
     if (!existed) this.log.info({ sessionId: active.id, container: info.id.slice(0, 12) }, "session active");
@@ -143,12 +149,19 @@ export class RentalManager implements SshSessionLookup {
     const removed: string[] = [];
     for (const s of this.store.list({ status: ["provisioning", "active"] })) {
       const had = await this.containers.findSessionContainer(s.id);
-      const res = await this.provision({ id: s.id, renter: s.renter, provider: s.provider, sshPublicKey: s.sshPublicKey });
+      const res = await this.provision({
+        id: s.id,
+        renter: s.renter,
+        provider: s.provider,
+        sshPublicKey: s.sshPublicKey,
+      });
       if (s.status === "provisioning") resumed.push(s.id);
       else if (res.status === "active" && (!had || !had.running)) restarted.push(s.id);
     }
     const open = new Set(this.store.list({ status: ["provisioning", "active"] }).map((s) => s.id));
-    const stray = new Set((await this.containers.listAll()).map((c) => c.sessionId).filter((id) => id && !open.has(id)));
+    const stray = new Set(
+      (await this.containers.listAll()).map((c) => c.sessionId).filter((id) => id && !open.has(id)),
+    );
     for (const id of stray) {
       await this.containers.removeSession(id, { deleteData: this.store.get(id) !== undefined });
       removed.push(id);
@@ -182,4 +195,3 @@ export class RentalManager implements SshSessionLookup {
     return free.slice(0, count);
   }
 }
-

@@ -14,9 +14,22 @@ describe("SessionStore", () => {
   it("walks pending → provisioning → active → ended and records times", () => {
     let t = 1000;
     const s = new SessionStore(":memory:", { now: () => t++ });
-    const { record, inserted } = s.insertPending({ ...base, id: 1n, gpuCount: 1, createdBlock: 12n, createdTx: "0xtx" });
+    const { record, inserted } = s.insertPending({
+      ...base,
+      id: 1n,
+      gpuCount: 1,
+      createdBlock: 12n,
+      createdTx: "0xtx",
+    });
     expect(inserted).toBe(true);
-    expect(record).toMatchObject({ id: "1", username: "s1", status: "pending", gpuCount: 1, createdBlock: 12n, gpus: [] });
+    expect(record).toMatchObject({
+      id: "1",
+      username: "s1",
+      status: "pending",
+      gpuCount: 1,
+      createdBlock: 12n,
+      gpus: [],
+    });
     const p = s.beginProvisioning(1n, () => ["0"]);
     expect(p).toMatchObject({ status: "provisioning", gpus: ["0"] });
     const a = s.markActive(1n, "c0ffee");

@@ -5,7 +5,7 @@
  * Session state machine (the only transitions {@link SessionStore} allows):
  *
  *   pending ──beginProvisioning──▶ provisioning ──markActive──▶ active ──markEnded──▶ ended
- *      │                               │                          
+ *      │                               │
  *      └──────────markRejected─────────┴──▶ rejected        (pending/provisioning ──markEnded──▶ ended too:
  *                                                            cancelled by the renter, or reorged out)
  *
@@ -227,9 +227,10 @@ export class SessionStore {
 
   /** GPU ids held by open sessions. */
   gpusInUse(exceptId?: string): Set<string> {
-    const rows = this.db
-      .prepare("SELECT id, gpus FROM sessions WHERE status IN ('provisioning','active')")
-      .all() as { id: string; gpus: string }[];
+    const rows = this.db.prepare("SELECT id, gpus FROM sessions WHERE status IN ('provisioning','active')").all() as {
+      id: string;
+      gpus: string;
+    }[];
     const used = new Set<string>();
     for (const r of rows) if (r.id !== exceptId) for (const g of JSON.parse(r.gpus) as string[]) used.add(g);
     return used;
@@ -240,7 +241,10 @@ export class SessionStore {
    * `chooseGpus` runs inside the transaction with the ids other open sessions hold, and may throw to refuse.
    * Already provisioning: returned as is (a retry after a crash). Other statuses: {@link SessionStateError}.
    */
-  beginProvisioning(id: bigint | number | string, chooseGpus: (inUse: Set<string>, record: SessionRecord) => string[] = () => []): SessionRecord {
+  beginProvisioning(
+    id: bigint | number | string,
+    chooseGpus: (inUse: Set<string>, record: SessionRecord) => string[] = () => [],
+  ): SessionRecord {
     const sid = normalizeSessionId(id);
     return this.transaction(() => {
       const cur = this.get(sid);
@@ -261,7 +265,8 @@ export class SessionStore {
     return this.transaction(() => {
       const cur = this.get(sid);
       if (!cur) throw new SessionStateError(sid, "missing", "active");
-      if (cur.status !== "provisioning" && cur.status !== "active") throw new SessionStateError(sid, cur.status, "active");
+      if (cur.status !== "provisioning" && cur.status !== "active")
+        throw new SessionStateError(sid, cur.status, "active");
       const t = this.now();
       this.db
         .prepare(
@@ -303,7 +308,12 @@ export class SessionStore {
     return this.finish(id, "ended", reason, ["pending", "provisioning", "active"]);
   }
 
-  private finish(id: bigint | number | string, to: "ended" | "rejected", reason: string, from: SessionStatus[]): SessionRecord {
+  private finish(
+    id: bigint | number | string,
+    to: "ended" | "rejected",
+    reason: string,
+    from: SessionStatus[],
+  ): SessionRecord {
     const sid = normalizeSessionId(id);
     return this.transaction(() => {
       const cur = this.get(sid);

@@ -52,7 +52,13 @@ export const ChainSessionStatus = {
 } as const;
 export const CHAIN_STATUS_NAMES = ["none", "pending", "active", "ended", "rejected", "cancelled"] as const;
 
-const WATCHED_EVENTS = ["SessionCreated", "SessionExtended", "SessionEnded", "SessionCancelled", "SessionRejected"] as const;
+const WATCHED_EVENTS = [
+  "SessionCreated",
+  "SessionExtended",
+  "SessionEnded",
+  "SessionCancelled",
+  "SessionRejected",
+] as const;
 
 export type RentalWatcherOptions = {
   ctx: ChainContext;

@@ -68,7 +68,12 @@ export function chatCompletionsRoute(ctx: InferenceContext): Hono {
             index: ch.index,
             message:
               ch.toolCalls.length > 0
-                ? { role: "assistant", content: ch.text === "" ? null : ch.text, refusal: null, tool_calls: ch.toolCalls }
+                ? {
+                    role: "assistant",
+                    content: ch.text === "" ? null : ch.text,
+                    refusal: null,
+                    tool_calls: ch.toolCalls,
+                  }
                 : { role: "assistant", content: ch.text, refusal: null },
             logprobs: null,
             finish_reason: ch.finishReason,
@@ -97,7 +102,13 @@ export function chatCompletionsRoute(ctx: InferenceContext): Hono {
       throw reason;
     }
     const includeUsage = body.stream_options?.include_usage === true;
-    const frames = streamFrames(ctx, deadline, first, events, chatFrames({ id, created, model: body.model, n, includeUsage }));
+    const frames = streamFrames(
+      ctx,
+      deadline,
+      first,
+      events,
+      chatFrames({ id, created, model: body.model, n, includeUsage }),
+    );
     return sseResponse(frames, (reason) => deadline.abort(reason), { flushMs: ctx.streamFlushMs });
   });
 
@@ -156,7 +167,11 @@ function toolsOf(body: ChatCompletionRequest): { tools: ToolSpec[]; toolChoice: 
   else if (typeof choice === "object" && choice !== null) {
     const name = choice.function.name;
     if (!tools.some((t) => t.name === name)) {
-      throw invalidRequestError(`Invalid value for 'tool_choice': no tool named '${name}' in 'tools'.`, "tool_choice", "invalid_value");
+      throw invalidRequestError(
+        `Invalid value for 'tool_choice': no tool named '${name}' in 'tools'.`,
+        "tool_choice",
+        "invalid_value",
+      );
     }
     toolChoice = { name };
   }

@@ -115,7 +115,11 @@ export function completionsRoute(ctx: InferenceContext): Hono {
   return app;
 }
 
-function completionParams(body: CompletionRequest, model: string, abort: AbortHandle): Omit<CompletionParams, "choiceIndex" | "prompt"> {
+function completionParams(
+  body: CompletionRequest,
+  model: string,
+  abort: AbortHandle,
+): Omit<CompletionParams, "choiceIndex" | "prompt"> {
   return {
     model,
     maxTokens: body.max_tokens ?? DEFAULT_MAX_TOKENS,

@@ -23,7 +23,11 @@ export function embeddingsRoute(ctx: InferenceContext): Hono {
     input.forEach((text, i) => {
       if (text === "") {
         const param = typeof body.input === "string" ? "input" : `input.[${i}]`;
-        throw invalidRequestError(`Invalid '${param}': empty string. Expected a non-empty string.`, param, "invalid_value");
+        throw invalidRequestError(
+          `Invalid '${param}': empty string. Expected a non-empty string.`,
+          param,
+          "invalid_value",
+        );
       }
     });
     const route = await ctx.registry.resolve(body.model);

@@ -35,7 +35,11 @@ export async function* mergeGenerations(gens: readonly AsyncIterable<GenerationE
   const pending = new Map<number, Promise<Step>>();
   const arm = (index: number) => {
     const it = iterators[index];
-    if (it !== undefined) pending.set(index, it.next().then((result) => ({ index, result })));
+    if (it !== undefined)
+      pending.set(
+        index,
+        it.next().then((result) => ({ index, result })),
+      );
   };
   iterators.forEach((_, i) => arm(i));
   try {

@@ -5,7 +5,12 @@ import { Hono } from "hono";
 import type { ModelRegistry } from "../backends/registry.ts";
 import type { InflightTracker } from "../http/inflight.ts";
 
-export type HealthOptions = { registry: ModelRegistry; inflight: InflightTracker; chainEnabled: boolean; version: string };
+export type HealthOptions = {
+  registry: ModelRegistry;
+  inflight: InflightTracker;
+  chainEnabled: boolean;
+  version: string;
+};
 
 export function healthRoute({ registry, inflight, chainEnabled, version }: HealthOptions): Hono {
   const app = new Hono();

@@ -47,7 +47,13 @@ describe("GET /v1/models", () => {
 
   it("retrieves one model, 404 model_not_found for another", async () => {
     expect((await client.models.retrieve("mock-model")).id).toBe("mock-model");
-    expectApiError(await rejection(client.models.retrieve("llama2")), 404, "invalid_request_error", "model_not_found", "model");
+    expectApiError(
+      await rejection(client.models.retrieve("llama2")),
+      404,
+      "invalid_request_error",
+      "model_not_found",
+      "model",
+    );
   });
 });
 
@@ -117,7 +123,10 @@ describe("POST /v1/chat/completions", () => {
   });
 
   it("generates n choices, prompt counted once", async () => {
-    const one = await client.chat.completions.create({ model: "mock-model", messages: [{ role: "user", content: "n" }] });
+    const one = await client.chat.completions.create({
+      model: "mock-model",
+      messages: [{ role: "user", content: "n" }],
+    });
     const res = await client.chat.completions.create({
       model: "mock-model",
       messages: [{ role: "user", content: "n" }],
@@ -131,7 +140,10 @@ describe("POST /v1/chat/completions", () => {
   });
 
   it("streams chunks with the role first, finish_reason last and usage when asked", async () => {
-    const full = await client.chat.completions.create({ model: "mock-model", messages: [{ role: "user", content: "s" }] });
+    const full = await client.chat.completions.create({
+      model: "mock-model",
+      messages: [{ role: "user", content: "s" }],
+    });
     const stream = await client.chat.completions.create({
       model: "mock-model",
       messages: [{ role: "user", content: "s" }],
@@ -159,7 +171,12 @@ describe("POST /v1/chat/completions", () => {
     const res = await fetch(`${node.baseURL}/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "mock-model", messages: [{ role: "user", content: "x" }], stream: true, max_tokens: 2 }),
+      body: JSON.stringify({
+        model: "mock-model",
+        messages: [{ role: "user", content: "x" }],
+        stream: true,
+        max_tokens: 2,
+      }),
     });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
@@ -168,7 +185,9 @@ describe("POST /v1/chat/completions", () => {
     const chunks = frames.slice(0, -1).map((f) => JSON.parse(f) as Record<string, unknown>);
     expect(chunks).toHaveLength(4); // role, "This", " is", finish
     expect(chunks.every((c) => !("usage" in c))).toBe(true);
-    expect(chunks.at(-1)).toMatchObject({ choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "length" }] });
+    expect(chunks.at(-1)).toMatchObject({
+      choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "length" }],
+    });
   });
 
   it("streams n choices, each with its own role chunk and finish", async () => {
@@ -272,7 +291,10 @@ describe("fallback model names (FALLBACK_MODELS)", () => {
         messages: SEED_CURL_BODY.messages as OpenAI.ChatCompletionMessageParam[],
       });
       expect(body.choices[0]?.message.content).toBe(direct.choices[0]?.message.content);
-      const emb = await fb.client.embeddings.create({ model: "nomic-embed-text", input: "What is the meaning of life?" });
+      const emb = await fb.client.embeddings.create({
+        model: "nomic-embed-text",
+        input: "What is the meaning of life?",
+      });
       expect(emb.model).toBe("nomic-embed-text");
       expect(emb.data[0]?.embedding).toHaveLength(MOCK_EMBEDDING_DIMENSIONS);
       expect((await fb.client.models.list()).data.map((m) => m.id)).toEqual(["mock-model"]);
@@ -291,7 +313,7 @@ describe("fallback model names (FALLBACK_MODELS)", () => {
       embed: (p) => inner.embed(p),
     };
     const registry = new ModelRegistry([new MockBackend(), real], {
-      fallbackAliases: { llama2: "mock-model", "llama3": "mock-model" },
+      fallbackAliases: { llama2: "mock-model", llama3: "mock-model" },
       log: silentLogger,
       refreshIntervalMs: 0,
     });
@@ -379,7 +401,12 @@ describe("POST /v1/embeddings", () => {
   });
 
   it("honours dimensions and refuses more than the model has", async () => {
-    const res = await client.embeddings.create({ model: "mock-model", input: "hi there", dimensions: 16, encoding_format: "float" });
+    const res = await client.embeddings.create({
+      model: "mock-model",
+      input: "hi there",
+      dimensions: 16,
+      encoding_format: "float",
+    });
     const v = res.data[0]?.embedding ?? [];
     expect(v).toHaveLength(16);
     expect(Math.hypot(...v)).toBeCloseTo(1, 5);
@@ -451,7 +478,9 @@ describe("errors", () => {
 
   it("400 for out-of-range numbers and wrong types", async () => {
     expectApiError(
-      await rejection(client.chat.completions.create({ model: "mock-model", messages: [{ role: "user", content: "x" }], n: 0 })),
+      await rejection(
+        client.chat.completions.create({ model: "mock-model", messages: [{ role: "user", content: "x" }], n: 0 }),
+      ),
       400,
       "invalid_request_error",
       "integer_below_min_value",
@@ -459,7 +488,11 @@ describe("errors", () => {
     );
     expectApiError(
       await rejection(
-        client.chat.completions.create({ model: "mock-model", messages: [{ role: "user", content: "x" }], temperature: 3 }),
+        client.chat.completions.create({
+          model: "mock-model",
+          messages: [{ role: "user", content: "x" }],
+          temperature: 3,
+        }),
       ),
       400,
       "invalid_request_error",
@@ -485,7 +518,11 @@ describe("errors", () => {
   it("400 unsupported_parameter for chat features the node does not implement, instead of ignoring them", async () => {
     const messages = [{ role: "user" as const, content: "What is the weather?" }];
     const cases: Array<[Record<string, unknown>, string, string]> = [
-      [{ logprobs: true }, "logprobs", "Returning log probabilities is not supported by this node; remove 'logprobs' from the request."],
+      [
+        { logprobs: true },
+        "logprobs",
+        "Returning log probabilities is not supported by this node; remove 'logprobs' from the request.",
+      ],
       [
         { functions: [{ name: "weather", parameters: { type: "object" } }] },
         "functions",
@@ -540,7 +577,12 @@ describe("errors", () => {
     expect(res.usage?.completion_tokens).toBeGreaterThan(0);
 
     // Streamed: the same call arrives as a tool_calls delta, then finish_reason tool_calls.
-    const stream = await client.chat.completions.create({ model: "mock-model", messages, tools: [weather], stream: true });
+    const stream = await client.chat.completions.create({
+      model: "mock-model",
+      messages,
+      tools: [weather],
+      stream: true,
+    });
     const deltas: OpenAI.ChatCompletionChunk.Choice.Delta.ToolCall[] = [];
     let finish: string | null | undefined;
     for await (const chunk of stream) {
@@ -576,10 +618,20 @@ describe("errors", () => {
     expect(final).toMatch(/^This is a mock response/);
 
     // tool_choice "none" answers in text; naming a tool that is not offered is a 400.
-    const none = await client.chat.completions.create({ model: "mock-model", messages, tools: [weather], tool_choice: "none" });
+    const none = await client.chat.completions.create({
+      model: "mock-model",
+      messages,
+      tools: [weather],
+      tool_choice: "none",
+    });
     expect(none.choices[0]?.message.content).toMatch(/^This is a mock response/);
     const bad = await client.chat.completions
-      .create({ model: "mock-model", messages, tools: [weather], tool_choice: { type: "function", function: { name: "nope" } } })
+      .create({
+        model: "mock-model",
+        messages,
+        tools: [weather],
+        tool_choice: { type: "function", function: { name: "nope" } },
+      })
       .catch((e: unknown) => e);
     expectApiError(bad, 400, "invalid_request_error", "invalid_value", "tool_choice");
   });
@@ -587,7 +639,11 @@ describe("errors", () => {
   it("structured outputs: json_object wraps the answer, json_schema answers an instance of the schema, streamed alike", async () => {
     const messages = [{ role: "user" as const, content: "Rate this GPU." }];
     const plain = await client.chat.completions.create({ model: "mock-model", messages });
-    const obj = await client.chat.completions.create({ model: "mock-model", messages, response_format: { type: "json_object" } });
+    const obj = await client.chat.completions.create({
+      model: "mock-model",
+      messages,
+      response_format: { type: "json_object" },
+    });
     expect(JSON.parse(obj.choices[0]?.message.content ?? "")).toEqual({ response: plain.choices[0]?.message.content });
 
     const schema = {
@@ -601,13 +657,22 @@ describe("errors", () => {
     };
     const response_format = { type: "json_schema" as const, json_schema: { name: "rating", schema } };
     const rated = await client.chat.completions.create({ model: "mock-model", messages, response_format });
-    const value = JSON.parse(rated.choices[0]?.message.content ?? "") as { verdict: string; score: number; tags: string[] };
+    const value = JSON.parse(rated.choices[0]?.message.content ?? "") as {
+      verdict: string;
+      score: number;
+      tags: string[];
+    };
     expect(["good", "bad"]).toContain(value.verdict);
     expect(Number.isInteger(value.score) && value.score >= 1 && value.score <= 5).toBe(true);
     expect(value.tags.length).toBeLessThanOrEqual(2);
     for (const t of value.tags) expect(typeof t).toBe("string");
 
-    const stream = await client.chat.completions.create({ model: "mock-model", messages, response_format, stream: true });
+    const stream = await client.chat.completions.create({
+      model: "mock-model",
+      messages,
+      response_format,
+      stream: true,
+    });
     let streamed = "";
     let chunks = 0;
     for await (const chunk of stream) {
@@ -621,7 +686,11 @@ describe("errors", () => {
     expect(chunks).toBeGreaterThan(1);
 
     const err = await client.chat.completions
-      .create({ model: "mock-model", messages, response_format: { type: "xml" } } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming)
+      .create({
+        model: "mock-model",
+        messages,
+        response_format: { type: "xml" },
+      } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming)
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(400);
@@ -664,7 +733,9 @@ describe("errors", () => {
   it("413 for a body over the limit (declared or chunked)", async () => {
     const big = "x".repeat(70 * 1024);
     expectApiError(
-      await rejection(client.chat.completions.create({ model: "mock-model", messages: [{ role: "user", content: big }] })),
+      await rejection(
+        client.chat.completions.create({ model: "mock-model", messages: [{ role: "user", content: big }] }),
+      ),
       413,
       "invalid_request_error",
       "request_too_large",
@@ -693,7 +764,12 @@ describe("errors", () => {
     const res = await fetch(`${node.baseURL}/engines`, { method: "GET" });
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({
-      error: { message: "Invalid URL (GET /v1/engines)", type: "invalid_request_error", param: null, code: "not_found" },
+      error: {
+        message: "Invalid URL (GET /v1/engines)",
+        type: "invalid_request_error",
+        param: null,
+        code: "not_found",
+      },
     });
   });
 });

@@ -15,7 +15,8 @@ import { usernameForSession } from "@jeju/compute-sdk/ssh/keys";
 import { SshServer, loadOrCreateHostKey } from "./server.ts";
 
 const skip = skipWithoutDocker() || !fs.existsSync("/usr/bin/ssh");
-if (!fs.existsSync("/usr/bin/ssh")) console.warn("!! SKIPPING SSH tests: OpenSSH client absent (apt-get install openssh-client)");
+if (!fs.existsSync("/usr/bin/ssh"))
+  console.warn("!! SKIPPING SSH tests: OpenSSH client absent (apt-get install openssh-client)");
 
 // Own provider label and session ids 201–299, so other test files never see these containers.
 const PROVIDER = "0xtest-ssh";
@@ -66,12 +67,26 @@ function run(cmd: string, args: string[], input?: string, timeoutMs = 20_000): P
   });
 }
 
-function ssh(key: string, user: string, command: string[], opts: { input?: string; extra?: string[] } = {}): Promise<Run> {
-  return run("ssh", [...BASE_OPTS, "-p", String(port), "-i", key, ...(opts.extra ?? []), `${user}@127.0.0.1`, ...command], opts.input);
+function ssh(
+  key: string,
+  user: string,
+  command: string[],
+  opts: { input?: string; extra?: string[] } = {},
+): Promise<Run> {
+  return run(
+    "ssh",
+    [...BASE_OPTS, "-p", String(port), "-i", key, ...(opts.extra ?? []), `${user}@127.0.0.1`, ...command],
+    opts.input,
+  );
 }
 
 async function provision(id: bigint, keyFile: string): Promise<string> {
-  const res = await rentals.provision({ id, renter: "0xrenter", provider: PROVIDER, sshPublicKey: fs.readFileSync(`${keyFile}.pub`, "utf8") });
+  const res = await rentals.provision({
+    id,
+    renter: "0xrenter",
+    provider: PROVIDER,
+    sshPublicKey: fs.readFileSync(`${keyFile}.pub`, "utf8"),
+  });
   if (res.status !== "active") throw new Error(`session ${id} not active: ${JSON.stringify(res)}`);
   return res.session.containerId ?? "";
 }
@@ -87,7 +102,11 @@ describe.skipIf(skip)("SSH server (real OpenSSH client, real dockerd)", () => {
     keys.b = keygen("b", "rsa", "2048");
     keys.stranger = keygen("stranger", "ecdsa", "256");
     keys.relay = keygen("relay", "ed25519");
-    const containers = new ContainerManager({ provider: PROVIDER, volumesRoot: path.join(dir, "vols"), defaultImage: SESSION_IMAGE });
+    const containers = new ContainerManager({
+      provider: PROVIDER,
+      volumesRoot: path.join(dir, "vols"),
+      defaultImage: SESSION_IMAGE,
+    });
     for (const c of await containers.listAll()) await containers.removeSession(c.sessionId); // aborted runs
     rentals = new RentalManager({ store: new SessionStore(":memory:"), containers, maxRentals: 8, limits: LIMITS });
     server = new SshServer({
@@ -105,7 +124,8 @@ describe.skipIf(skip)("SSH server (real OpenSSH client, real dockerd)", () => {
 
   afterAll(async () => {
     await server?.close();
-    if (rentals) for (const c of await rentals.containers.listAll()) await rentals.containers.removeSession(c.sessionId);
+    if (rentals)
+      for (const c of await rentals.containers.listAll()) await rentals.containers.removeSession(c.sessionId);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -120,7 +140,9 @@ describe.skipIf(skip)("SSH server (real OpenSSH client, real dockerd)", () => {
   });
 
   it("runs the command inside the session's container", async () => {
-    const r = await ssh(keys.a, usernameForSession(A), ["hostname; cat /etc/compute-session; cat /proc/1/cgroup; echo $COMPUTE_SESSION_ID"]);
+    const r = await ssh(keys.a, usernameForSession(A), [
+      "hostname; cat /etc/compute-session; cat /proc/1/cgroup; echo $COMPUTE_SESSION_ID",
+    ]);
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
     const [hostname, marker, ...rest] = r.out.trim().split("\n");
@@ -170,7 +192,13 @@ describe.skipIf(skip)("SSH server (real OpenSSH client, real dockerd)", () => {
         });
       });
       c.on("error", reject);
-      c.connect({ host: "127.0.0.1", port, username: "s201", privateKey: fs.readFileSync(keys.a), readyTimeout: 10_000 });
+      c.connect({
+        host: "127.0.0.1",
+        port,
+        username: "s201",
+        privateKey: fs.readFileSync(keys.a),
+        readyTimeout: 10_000,
+      });
     });
     expect(out).toMatch(/^30 100\r\n/);
     expect(out).toMatch(/40 120\r\n$/);
@@ -224,7 +252,9 @@ describe.skipIf(skip)("SSH server (real OpenSSH client, real dockerd)", () => {
   });
 
   it("refuses port forwarding (-R, -W)", async () => {
-    const remote = await ssh(keys.a, "s201", ["true"], { extra: ["-o", "ExitOnForwardFailure=yes", "-R", "0:127.0.0.1:9"] });
+    const remote = await ssh(keys.a, "s201", ["true"], {
+      extra: ["-o", "ExitOnForwardFailure=yes", "-R", "0:127.0.0.1:9"],
+    });
     expect(remote.code).toBe(255);
     const stdio = await ssh(keys.a, "s201", [], { extra: ["-W", "127.0.0.1:22"] });
     expect(stdio.code).toBe(255);

@@ -76,7 +76,21 @@ export type SshServerOptions = {
 
 /** Environment variables a client may set (`SendEnv`); everything else is refused. */
 const ENV_ALLOWED = /^(LANG|LC_[A-Z]+|TERM|COLORTERM|TZ)$/;
-const SIGNALS = new Set(["ABRT", "ALRM", "FPE", "HUP", "ILL", "INT", "KILL", "PIPE", "QUIT", "SEGV", "TERM", "USR1", "USR2"]);
+const SIGNALS = new Set([
+  "ABRT",
+  "ALRM",
+  "FPE",
+  "HUP",
+  "ILL",
+  "INT",
+  "KILL",
+  "PIPE",
+  "QUIT",
+  "SEGV",
+  "TERM",
+  "USR1",
+  "USR2",
+]);
 
 /** Login shell: bash when the image has it, else sh. */
 const SHELL_CMD = ["/bin/sh", "-c", "if [ -x /bin/bash ]; then exec /bin/bash -l; else exec /bin/sh -l; fi"];
@@ -320,11 +334,16 @@ export class SshServer {
     });
 
     const start = (channel: ServerChannel, cmd: string[], tty: boolean, kind: string) => {
-      void this.run(state, channel, cmd, { tty, env: { ...env, ...(tty && pty ? { TERM: pty.term } : {}) }, pty }, log, kind).then(
-        (h) => {
-          handle = h;
-        },
-      );
+      void this.run(
+        state,
+        channel,
+        cmd,
+        { tty, env: { ...env, ...(tty && pty ? { TERM: pty.term } : {}) }, pty },
+        log,
+        kind,
+      ).then((h) => {
+        handle = h;
+      });
     };
 
     session.on("shell", (accept, reject) => {
@@ -356,7 +375,9 @@ export class SshServer {
   ): Promise<ExecHandle | undefined> {
     const sessionId = state.sessionId as string;
     // Re-check at every channel: a session ended a moment ago must not get a new process.
-    const info = state.username ? await Promise.resolve(this.opts.sessions.lookupSshSession(state.username)) : undefined;
+    const info = state.username
+      ? await Promise.resolve(this.opts.sessions.lookupSshSession(state.username))
+      : undefined;
     if (!info || !info.active || info.sessionId !== sessionId) {
       channel.stderr.write("compute: this session is no longer active\r\n");
       channel.exit(255);

@@ -12,10 +12,27 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export const FAKE_OLLAMA_TEXT = ["Quantum", " computers", " use", " qubits", " that", " can", " be", " 0", " and", " 1", "."];
+export const FAKE_OLLAMA_TEXT = [
+  "Quantum",
+  " computers",
+  " use",
+  " qubits",
+  " that",
+  " can",
+  " be",
+  " 0",
+  " and",
+  " 1",
+  ".",
+];
 
 /** The arguments the fake calls a tool with (an object, as Ollama sends them). */
-export const fakeOllamaToolArguments = (name: string) => ({ tool: name, location: "Paris, FR", format: "celsius", days: 3 });
+export const fakeOllamaToolArguments = (name: string) => ({
+  tool: name,
+  location: "Paris, FR",
+  format: "celsius",
+  days: 3,
+});
 
 const MODELS = ["llama2:latest", "nomic-embed-text:latest", "broken:latest", "dropped:latest"];
 
@@ -52,7 +69,14 @@ export async function startFakeOllama(): Promise<FakeOllama> {
           modified_at: "2023-12-07T09:32:18.757212583-08:00",
           size: 3825819519,
           digest: "fe938a131f40e6f6d40083c9f0f430a515233eb2edaa6d72eb85c50d64f2300e",
-          details: { parent_model: "", format: "gguf", family: "llama", families: ["llama"], parameter_size: "7B", quantization_level: "Q4_0" },
+          details: {
+            parent_model: "",
+            format: "gguf",
+            family: "llama",
+            families: ["llama"],
+            parameter_size: "7B",
+            quantization_level: "Q4_0",
+          },
         })),
       });
     }
@@ -118,7 +142,9 @@ export async function startFakeOllama(): Promise<FakeOllama> {
       const message = {
         role: "assistant",
         content: "",
-        tool_calls: tools.map((t) => ({ function: { name: t.function.name, arguments: fakeOllamaToolArguments(t.function.name) } })),
+        tool_calls: tools.map((t) => ({
+          function: { name: t.function.name, arguments: fakeOllamaToolArguments(t.function.name) },
+        })),
       };
       tokens = ["call"]; // eval_count 1
       if (body.stream === false) return json(res, 200, { ...final(""), message });

@@ -37,7 +37,10 @@ function json(res: ServerResponse, status: number, body: unknown) {
 /** The arguments the fake calls a tool with. */
 export const fakeToolArguments = (name: string) => ({ tool: name, city: "Paris", days: 3, units: ["celsius", "kph"] });
 
-type ToolsBody = { tools?: Array<{ function: { name: string } }>; tool_choice?: string | { function: { name: string } } };
+type ToolsBody = {
+  tools?: Array<{ function: { name: string } }>;
+  tool_choice?: string | { function: { name: string } };
+};
 
 const MODELS = ["gpt-test", "text-embedding-test", "broken", "dropped", "rejects"];
 
@@ -59,7 +62,9 @@ async function streamToolCalls(
   let fragments = 0;
   for (const [index, name] of o.names.entries()) {
     const head = { index, id: `call_fake${index}`, type: "function", function: { name, arguments: "" } };
-    res.write(frame(index === 0 ? { role: "assistant", content: null, tool_calls: [head] } : { tool_calls: [head] }, null));
+    res.write(
+      frame(index === 0 ? { role: "assistant", content: null, tool_calls: [head] } : { tool_calls: [head] }, null),
+    );
     const args = JSON.stringify(fakeToolArguments(name));
     for (let at = 0; at < args.length; at += 5) {
       res.write(frame({ tool_calls: [{ index, function: { arguments: args.slice(at, at + 5) } }] }, null));
@@ -68,7 +73,10 @@ async function streamToolCalls(
     }
   }
   res.write(frame({}, "tool_calls"));
-  if (o.includeUsage) res.write(frame(undefined, null, { prompt_tokens: 57, completion_tokens: fragments, total_tokens: 57 + fragments }));
+  if (o.includeUsage)
+    res.write(
+      frame(undefined, null, { prompt_tokens: 57, completion_tokens: fragments, total_tokens: 57 + fragments }),
+    );
   res.end("data: [DONE]\n\n");
 }
 
@@ -79,7 +87,12 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     const path = req.url ?? "/";
     if (req.headers.authorization !== `Bearer ${FAKE_OPENAI_KEY}`) {
       return json(res, 401, {
-        error: { message: "Incorrect API key provided.", type: "invalid_request_error", param: null, code: "invalid_api_key" },
+        error: {
+          message: "Incorrect API key provided.",
+          type: "invalid_request_error",
+          param: null,
+          code: "invalid_api_key",
+        },
       });
     }
     if (req.method === "GET" && path === "/v1/models") {
@@ -103,7 +116,12 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     }
     if (model === "rejects") {
       return json(res, 400, {
-        error: { message: "messages too long for this model", type: "invalid_request_error", param: "messages", code: "context_length_exceeded" },
+        error: {
+          message: "messages too long for this model",
+          type: "invalid_request_error",
+          param: "messages",
+          code: "context_length_exceeded",
+        },
       });
     }
     if (path === "/v1/embeddings") {
@@ -121,7 +139,10 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       });
     }
     const chat = path === "/v1/chat/completions";
-    if (!chat && path !== "/v1/completions") return json(res, 404, { error: { message: "not found", type: "invalid_request_error", param: null, code: null } });
+    if (!chat && path !== "/v1/completions")
+      return json(res, 404, {
+        error: { message: "not found", type: "invalid_request_error", param: null, code: null },
+      });
     let tokens = FAKE_OPENAI_TEXT;
     let finish = "stop";
     if (typeof body.max_tokens === "number" && tokens.length > body.max_tokens) {
@@ -149,23 +170,44 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     }
     const { tools, tool_choice: toolChoice } = body as ToolsBody;
     if (chat && tools !== undefined && tools.length > 0) {
-      if (body.stream !== true) return json(res, 400, { error: { message: "the fake streams tool calls only", type: "invalid_request_error", param: "stream", code: null } });
+      if (body.stream !== true)
+        return json(res, 400, {
+          error: {
+            message: "the fake streams tool calls only",
+            type: "invalid_request_error",
+            param: "stream",
+            code: null,
+          },
+        });
       const names = typeof toolChoice === "object" ? [toolChoice.function.name] : tools.map((t) => t.function.name);
-      return streamToolCalls(res, { id, created, model, names, includeUsage: (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true });
+      return streamToolCalls(res, {
+        id,
+        created,
+        model,
+        names,
+        includeUsage: (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true,
+      });
     }
     const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
     const frame = (choices: unknown[], u?: unknown) =>
       `data: ${JSON.stringify({ id, object, created, model, choices, ...(includeUsage ? { usage: u ?? null } : {}) })}\n\n`;
     const choice = (content: string | undefined, finishReason: string | null, role?: string) =>
       chat
-        ? { index: 0, delta: { ...(role ? { role } : {}), ...(content !== undefined ? { content } : {}) }, logprobs: null, finish_reason: finishReason }
+        ? {
+            index: 0,
+            delta: { ...(role ? { role } : {}), ...(content !== undefined ? { content } : {}) },
+            logprobs: null,
+            finish_reason: finishReason,
+          }
         : { index: 0, text: content ?? "", logprobs: null, finish_reason: finishReason };
     res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" });
     if (chat) res.write(frame([choice("", null, "assistant")]));
     let i = 0;
     for (const t of tokens) {
       if (i === 2 && model === "broken") {
-        res.end(`data: ${JSON.stringify({ error: { message: "upstream exploded", type: "server_error", param: null, code: null } })}\n\n`);
+        res.end(
+          `data: ${JSON.stringify({ error: { message: "upstream exploded", type: "server_error", param: null, code: null } })}\n\n`,
+        );
         return;
       }
       if (i === 2 && model === "dropped") {

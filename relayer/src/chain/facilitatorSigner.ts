@@ -14,7 +14,11 @@ import {
 } from "viem";
 import type { TxQueue } from "./txQueue.ts";
 
-export function facilitatorSigner(queue: TxQueue, publicClient: PublicClient, receiptTimeoutMs = 60_000): FacilitatorEvmSigner {
+export function facilitatorSigner(
+  queue: TxQueue,
+  publicClient: PublicClient,
+  receiptTimeoutMs = 60_000,
+): FacilitatorEvmSigner {
   return {
     getAddresses: () => [queue.address],
     readContract: (args) =>

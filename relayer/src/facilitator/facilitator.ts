@@ -160,10 +160,7 @@ export class Facilitator {
       response: JSON.stringify(out),
       now: Date.now(),
     });
-    this.#o.log.info(
-      { key: n.key, success: out.success, tx: out.transaction, reason: out.errorReason },
-      "x402 settle",
-    );
+    this.#o.log.info({ key: n.key, success: out.success, tx: out.transaction, reason: out.errorReason }, "x402 settle");
     return out;
   }
 
@@ -213,7 +210,8 @@ export class Facilitator {
       accepted = {
         ...requirements,
         scheme: req.paymentPayload.scheme,
-        network: payChain === undefined ? (req.paymentPayload.network as PaymentRequirements["network"]) : caip2(payChain),
+        network:
+          payChain === undefined ? (req.paymentPayload.network as PaymentRequirements["network"]) : caip2(payChain),
       };
     } else {
       version = 2;
@@ -227,11 +225,15 @@ export class Facilitator {
     if (chainIdOfNetwork(requirements.network) !== chainId || chainIdOfNetwork(accepted.network) !== chainId) {
       return this.#invalid(REASONS.network, network, payer);
     }
-    const assetOk = (a: string) => /^0x[0-9a-fA-F]{40}$/.test(a) && this.#o.assets.some((x) => isAddressEqual(x, a as `0x${string}`));
+    const assetOk = (a: string) =>
+      /^0x[0-9a-fA-F]{40}$/.test(a) && this.#o.assets.some((x) => isAddressEqual(x, a as `0x${string}`));
     if (!assetOk(requirements.asset) || (version === 2 && !assetOk(accepted.asset))) {
       return this.#invalid(REASONS.asset, network, payer);
     }
-    if (!/^0x[0-9a-fA-F]{40}$/.test(requirements.payTo) || !isAddressEqual(exact.authorization.to as `0x${string}`, requirements.payTo as `0x${string}`)) {
+    if (
+      !/^0x[0-9a-fA-F]{40}$/.test(requirements.payTo) ||
+      !isAddressEqual(exact.authorization.to as `0x${string}`, requirements.payTo as `0x${string}`)
+    ) {
       return this.#invalid(REASONS.recipient, network, payer);
     }
     const value = BigInt(exact.authorization.value);
@@ -242,7 +244,11 @@ export class Facilitator {
     if (BigInt(exact.authorization.validBefore) < now + 6n) return this.#invalid(REASONS.expired, network, payer);
     if (BigInt(exact.authorization.validAfter) > now) return this.#invalid(REASONS.notYetValid, network, payer);
     // v1 pays "at least" the amount: settle exactly what was signed.
-    const settledRequirements: PaymentRequirements = { ...requirements, amount: value.toString(), asset: getAddress(requirements.asset) };
+    const settledRequirements: PaymentRequirements = {
+      ...requirements,
+      amount: value.toString(),
+      asset: getAddress(requirements.asset),
+    };
     const payload: PaymentPayload = {
       x402Version: 2,
       accepted: { ...accepted, amount: value.toString(), asset: getAddress(accepted.asset) },

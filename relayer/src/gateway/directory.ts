@@ -124,7 +124,10 @@ export class ProviderDirectory {
         if (this.lists.get(key)?.value === value) this.lists.delete(key);
         const good = this.lastGood.get(key);
         if (good !== undefined && now - good.at < this.o.staleMs) {
-          this.o.log.warn({ err, model, ageMs: Math.round(now - good.at) }, "gateway: indexer failed, using its last answer");
+          this.o.log.warn(
+            { err, model, ageMs: Math.round(now - good.at) },
+            "gateway: indexer failed, using its last answer",
+          );
           return good.value;
         }
         throw err;

@@ -57,7 +57,12 @@ function node(origin: string, name: string, handler?: (c: import("hono").Context
   app.post("/v1/*", async (c) => {
     if (handler) return handler(c);
     const body = (await c.req.json()) as { model: string };
-    return c.json({ from: name, model: body.model, auth: c.req.header("authorization") ?? null, hop: c.req.header("x-compute-gateway") ?? null });
+    return c.json({
+      from: name,
+      model: body.model,
+      auth: c.req.header("authorization") ?? null,
+      hop: c.req.header("x-compute-gateway") ?? null,
+    });
   });
   upstreams.set(origin, app);
 }
@@ -118,7 +123,11 @@ describe("gateway routing", () => {
       { address: C, endpoint: "http://c.test", price: 3n },
     );
     const { post } = setup();
-    const res = await post("/v1/chat/completions", { model: "m", messages: [] }, { authorization: "Bearer k", cookie: "secret" });
+    const res = await post(
+      "/v1/chat/completions",
+      { model: "m", messages: [] },
+      { authorization: "Bearer k", cookie: "secret" },
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get("x-compute-provider")).toBe(`provider-${A}`);
     expect(await res.json()).toEqual({ from: "a", model: "m", auth: "Bearer k", hop: "1" });
@@ -127,7 +136,11 @@ describe("gateway routing", () => {
   });
 
   it("orders equal prices by latency EWMA, and puts recently failed providers last", async () => {
-    list({ address: A, endpoint: "http://a.test", price: 1n }, { address: B, endpoint: "http://b.test", price: 1n }, { address: C, endpoint: "http://c.test", price: 0n });
+    list(
+      { address: A, endpoint: "http://a.test", price: 1n },
+      { address: B, endpoint: "http://b.test", price: 1n },
+      { address: C, endpoint: "http://c.test", price: 0n },
+    );
     const { directory } = setup();
     directory.recordSuccess(A, 50);
     directory.recordSuccess(B, 10);
@@ -164,7 +177,9 @@ describe("gateway routing", () => {
 
     // A 402 with its headers passes through unchanged: no failover.
     hits = [];
-    node("http://b.test", "b", (c) => c.json({ x402Version: 1, accepts: [] }, 402, { "PAYMENT-REQUIRED": "abc", "set-cookie": "x=1" }));
+    node("http://b.test", "b", (c) =>
+      c.json({ x402Version: 1, accepts: [] }, 402, { "PAYMENT-REQUIRED": "abc", "set-cookie": "x=1" }),
+    );
     const paid = setup();
     const r3 = await paid.post("/v1/chat/completions", { model: "m" });
     expect(r3.status).toBe(402);
@@ -217,12 +232,13 @@ describe("gateway routing", () => {
   });
 
   it("pins to X-Compute-Provider and to the payee of a payment, without failover", async () => {
-    list(
-      { address: A, endpoint: "http://a.test", price: 1n },
-      { address: B, endpoint: "http://b.test", price: 2n },
-    );
+    list({ address: A, endpoint: "http://a.test", price: 1n }, { address: B, endpoint: "http://b.test", price: 2n });
     const { post } = setup();
-    const named = await post("/v1/chat/completions", { model: "m" }, { "X-Compute-Provider": `provider-${B.toLowerCase()}` });
+    const named = await post(
+      "/v1/chat/completions",
+      { model: "m" },
+      { "X-Compute-Provider": `provider-${B.toLowerCase()}` },
+    );
     expect(named.headers.get("x-compute-provider")).toBe(`provider-${B}`);
 
     const payer = privateKeyToAccount(generatePrivateKey());
@@ -244,13 +260,22 @@ describe("gateway routing", () => {
 
     // A payment to someone who is not a provider of the model: refused, nothing sent.
     const stranger = privateKeyToAccount(generatePrivateKey()).address;
-    const toStranger = encodeBase64Json({ x402Version: 1, scheme: "exact", network: "eip155:31337", payload: await signAuthorization({ signer: payer, token, to: stranger, value: 10n }) });
+    const toStranger = encodeBase64Json({
+      x402Version: 1,
+      scheme: "exact",
+      network: "eip155:31337",
+      payload: await signAuthorization({ signer: payer, token, to: stranger, value: 10n }),
+    });
     const refused = await post("/v1/chat/completions", { model: "m" }, { "x-payment": toStranger });
     expect(refused.status).toBe(404);
     expect(((await refused.json()) as Json).error).toMatchObject({ code: "provider_not_found" });
     const unknown = await post("/v1/chat/completions", { model: "m" }, { "x-compute-provider": stranger });
     expect(unknown.status).toBe(404);
-    const mismatch = await post("/v1/chat/completions", { model: "m" }, { "x-compute-provider": A, "x-payment": xPayment });
+    const mismatch = await post(
+      "/v1/chat/completions",
+      { model: "m" },
+      { "x-compute-provider": A, "x-payment": xPayment },
+    );
     expect(((await mismatch.json()) as Json).error.code).toBe("provider_mismatch");
     const bad = await post("/v1/chat/completions", { model: "m" }, { "x-compute-provider": "http://b.test" });
     expect(bad.status).toBe(400);
@@ -269,9 +294,17 @@ describe("gateway routing", () => {
 
     // A hangs before headers; the client gives up: the upstream call is aborted and nobody else is tried.
     let upstreamAborted = false;
-    node("http://a.test", "a", (c) => new Promise((resolve) => {
-      c.req.raw.signal.addEventListener("abort", () => { upstreamAborted = true; resolve(c.body(null, 500)); });
-    }));
+    node(
+      "http://a.test",
+      "a",
+      (c) =>
+        new Promise((resolve) => {
+          c.req.raw.signal.addEventListener("abort", () => {
+            upstreamAborted = true;
+            resolve(c.body(null, 500));
+          });
+        }),
+    );
     const ac = new AbortController();
     const pending = app.request("/v1/chat/completions", {
       method: "POST",
@@ -320,7 +353,12 @@ describe("gateway routing", () => {
     const models = (await (await app.request("/v1/models")).json()) as Json;
     expect(models).toEqual({
       object: "list",
-      data: ["k", "m", "z"].map((id) => ({ id, object: "model", created: 1_700_000_000, owned_by: "compute-marketplace" })),
+      data: ["k", "m", "z"].map((id) => ({
+        id,
+        object: "model",
+        created: 1_700_000_000,
+        owned_by: "compute-marketplace",
+      })),
     });
     expect((await app.request("/v1/models/z")).status).toBe(200);
     expect(((await (await app.request("/v1/models/hidden")).json()) as Json).error.code).toBe("model_not_found");

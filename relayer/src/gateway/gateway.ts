@@ -81,7 +81,10 @@ export class Gateway {
   }
 
   /** `GET /v1/models`: the union of the models active providers serve (with a usable endpoint). */
-  async models(): Promise<{ object: "list"; data: { id: string; object: "model"; created: number; owned_by: string }[] }> {
+  async models(): Promise<{
+    object: "list";
+    data: { id: string; object: "model"; created: number; owned_by: string }[];
+  }> {
     const providers = await this.directory.providers().catch((err: unknown) => {
       throw indexerUnavailable(err);
     });
@@ -181,7 +184,10 @@ export class Gateway {
       }
       if (!verdict.ok) {
         if (pin !== undefined) {
-          this.log.warn({ model, provider: id, via: pin.via, reason: verdict.reason }, "gateway: pinned provider refused");
+          this.log.warn(
+            { model, provider: id, via: pin.via, reason: verdict.reason },
+            "gateway: pinned provider refused",
+          );
           throw providerNotFound(
             `${id} is not a registered, active provider serving \`${model}\` (on-chain: ${verdict.reason}); nothing was sent.`,
           );
@@ -231,7 +237,10 @@ export class Gateway {
         continue;
       }
       this.directory.recordSuccess(cand.address, ms);
-      this.log.debug({ model, path, provider: id, status: res.status, ms: Math.round(ms), attempt: i + 1 }, "gateway: proxied");
+      this.log.debug(
+        { model, path, provider: id, status: res.status, ms: Math.round(ms), attempt: i + 1 },
+        "gateway: proxied",
+      );
       const out = new Headers();
       for (const name of PASSED_RESPONSE_HEADERS) {
         const v = res.headers.get(name);

@@ -23,7 +23,14 @@ const other = privateKeyToAccount(generatePrivateKey()).address;
 const token = { name: "USD Coin", version: "2", chainId: 31337, verifyingContract: USDC } as const;
 
 const requirements = (payTo: `0x${string}`) =>
-  buildPaymentRequirements({ chainId: 31337, asset: USDC, payTo, amount: 1234n, tokenName: "USD Coin", tokenVersion: "2" });
+  buildPaymentRequirements({
+    chainId: 31337,
+    asset: USDC,
+    payTo,
+    amount: 1234n,
+    tokenName: "USD Coin",
+    tokenVersion: "2",
+  });
 
 async function v2Header(payTo: `0x${string}`) {
   const accepted = requirements(payTo);
@@ -68,7 +75,9 @@ describe("paymentPayee", () => {
   });
 
   it("prefers PAYMENT-SIGNATURE over X-PAYMENT, like the node", async () => {
-    const pin = paymentPayee(new Headers({ "payment-signature": await v2Header(provider), "x-payment": await v1Header(other) }));
+    const pin = paymentPayee(
+      new Headers({ "payment-signature": await v2Header(provider), "x-payment": await v1Header(other) }),
+    );
     expect(pin?.payee).toBe(getAddress(provider));
   });
 
@@ -91,7 +100,17 @@ describe("paymentPayee", () => {
       encodeBase64Json({
         x402Version: 2,
         accepted: requirements(provider),
-        payload: { signature: "0x12", authorization: { from: payer.address, to: "0x1234", value: "1", validAfter: "0", validBefore: "9", nonce: `0x${"00".repeat(32)}` } },
+        payload: {
+          signature: "0x12",
+          authorization: {
+            from: payer.address,
+            to: "0x1234",
+            value: "1",
+            validAfter: "0",
+            validBefore: "9",
+            nonce: `0x${"00".repeat(32)}`,
+          },
+        },
       }),
     ];
     for (const value of cases) {
@@ -109,6 +128,7 @@ describe("parseProviderId", () => {
     expect(parseProviderId(`PROVIDER-${a.toLowerCase()}`)).toBe(a);
     expect(parseProviderId(a.toLowerCase())).toBe(a);
     expect(providerId(a.toLowerCase() as `0x${string}`)).toBe(`provider-${a}`);
-    for (const bad of ["", "provider-", "0x1234", `provider-${a}00`, "http://evil.test"]) expect(parseProviderId(bad)).toBeUndefined();
+    for (const bad of ["", "provider-", "0x1234", `provider-${a}00`, "http://evil.test"])
+      expect(parseProviderId(bad)).toBeUndefined();
   });
 });

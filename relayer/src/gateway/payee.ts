@@ -52,7 +52,10 @@ export function payeeOf(value: string, header: PaymentPin["header"]): PaymentPin
   const exact = exactEvmPayloadSchema.safeParse(parsed.data.payload);
   if (!exact.success) {
     const issue = exact.error.issues[0];
-    throw invalidPayment(header, `payload.${issue ? issue.path.join(".") : "authorization"}: ${issue?.message ?? "invalid"}`);
+    throw invalidPayment(
+      header,
+      `payload.${issue ? issue.path.join(".") : "authorization"}: ${issue?.message ?? "invalid"}`,
+    );
   }
   return { payee: getAddress(exact.data.authorization.to), x402Version: version as 1 | 2, header };
 }

@@ -56,14 +56,23 @@ export class DowntimeKeeper {
   /** One pass: reports every active provider that has been silent too long. */
   async tick(): Promise<DowntimeReport[]> {
     const pc = this.o.publicClient;
-    this.threshold ??= await pc.readContract({ address: this.o.registry, abi: computeRegistryAbi, functionName: "DOWNTIME_THRESHOLD" });
+    this.threshold ??= await pc.readContract({
+      address: this.o.registry,
+      abi: computeRegistryAbi,
+      functionName: "DOWNTIME_THRESHOLD",
+    });
     const threshold = this.threshold;
     const now = (await pc.getBlock({ blockTag: "latest" })).timestamp;
     const stale = (await this.o.listProviders()).filter((p) => p.lastHeartbeat + threshold < now);
     const reports: DowntimeReport[] = [];
     for (const hint of stale) {
       // The indexer may lag: only the registry decides.
-      const p = await pc.readContract({ address: this.o.registry, abi: computeRegistryAbi, functionName: "getProvider", args: [hint.address] });
+      const p = await pc.readContract({
+        address: this.o.registry,
+        abi: computeRegistryAbi,
+        functionName: "getProvider",
+        args: [hint.address],
+      });
       if (!p.active || p.lastHeartbeat + threshold >= now) continue;
       try {
         const { hash } = await this.o.queue.submit({
@@ -83,11 +92,19 @@ export class DowntimeKeeper {
         };
         reports.push(report);
         this.o.log.info(
-          { ...report, slashed: report.slashed.toString(), reward: report.reward.toString(), lastHeartbeat: p.lastHeartbeat.toString() },
+          {
+            ...report,
+            slashed: report.slashed.toString(),
+            reward: report.reward.toString(),
+            lastHeartbeat: p.lastHeartbeat.toString(),
+          },
           "provider down for over 4 hours: reported, deactivated and slashed",
         );
       } catch (err) {
-        this.o.log.warn({ provider: hint.address, err: (err as Error).message }, "downtime keeper: report failed (will retry)");
+        this.o.log.warn(
+          { provider: hint.address, err: (err as Error).message },
+          "downtime keeper: report failed (will retry)",
+        );
       }
     }
     return reports;

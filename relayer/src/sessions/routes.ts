@@ -48,16 +48,29 @@ export type SessionsDeps = {
 const QUOTE_TIMEOUT_MS = 10_000;
 
 /** Forwards a session request without payment to its provider's node, which answers with its 402 quote. */
-async function quoteFromProvider(deps: SessionsDeps, registry: `0x${string}`, raw: Record<string, unknown>): Promise<Response> {
+async function quoteFromProvider(
+  deps: SessionsDeps,
+  registry: `0x${string}`,
+  raw: Record<string, unknown>,
+): Promise<Response> {
   const id = typeof raw.providerId === "string" ? raw.providerId : typeof raw.provider === "string" ? raw.provider : "";
   const provider = parseProviderId(id);
   if (provider === undefined) {
     throw badRequest("invalid_request", "Invalid 'providerId': a provider address (0x…) or provider-0x… is required.");
   }
-  const p = await deps.publicClient.readContract({ address: registry, abi: computeRegistryAbi, functionName: "getProvider", args: [provider] });
+  const p = await deps.publicClient.readContract({
+    address: registry,
+    abi: computeRegistryAbi,
+    functionName: "getProvider",
+    args: [provider],
+  });
   const base = p.registered && p.active ? endpointBase(p.endpoint) : undefined;
   if (base === undefined) {
-    throw new RelayerError(404, "provider_not_found", `Provider ${id} is not an active registered provider with an http(s) endpoint.`);
+    throw new RelayerError(
+      404,
+      "provider_not_found",
+      `Provider ${id} is not an active registered provider with an http(s) endpoint.`,
+    );
   }
   let res: Response;
   try {
@@ -68,7 +81,12 @@ async function quoteFromProvider(deps: SessionsDeps, registry: `0x${string}`, ra
       signal: AbortSignal.timeout(QUOTE_TIMEOUT_MS),
     });
   } catch (err) {
-    throw new RelayerError(502, "provider_unreachable", `Provider ${provider} did not answer: ${(err as Error).message}`, { retryable: true });
+    throw new RelayerError(
+      502,
+      "provider_unreachable",
+      `Provider ${provider} did not answer: ${(err as Error).message}`,
+      { retryable: true },
+    );
   }
   // A provider's answer is a small JSON quote; never buffer more than 1 MiB of it.
   let bytes: Uint8Array;
@@ -79,7 +97,10 @@ async function quoteFromProvider(deps: SessionsDeps, registry: `0x${string}`, ra
   }
   return new Response(bytes, {
     status: res.status,
-    headers: { "content-type": res.headers.get("content-type") ?? "application/json", "x-compute-provider": `provider-${getAddress(provider)}` },
+    headers: {
+      "content-type": res.headers.get("content-type") ?? "application/json",
+      "x-compute-provider": `provider-${getAddress(provider)}`,
+    },
   });
 }
 
@@ -157,7 +178,8 @@ export function sessionsRoute(deps: SessionsDeps): Hono {
     }
     const now = BigInt(Math.floor(Date.now() / 1000));
     if (BigInt(a.validBefore) <= now + 5n) throw badRequest("authorization_expired", "The authorization has expired.");
-    if (BigInt(a.validAfter) > now) throw badRequest("authorization_not_yet_valid", "The authorization is not valid yet.");
+    if (BigInt(a.validAfter) > now)
+      throw badRequest("authorization_not_yet_valid", "The authorization is not valid yet.");
     const wait = deps.rateLimiter?.take(from) ?? 0;
     if (wait > 0) throw rateLimited(from, wait);
 
@@ -173,9 +195,14 @@ export function sessionsRoute(deps: SessionsDeps): Hono {
         throw badRequest("provider_not_priced", `Provider ${provider} does not accept ${usdc} (quote is 0).`);
       }
       if (BigInt(a.value) !== cost) {
-        throw new RelayerError(402, "amount_mismatch", `The session costs ${cost}; the authorization is for ${a.value}.`, {
-          details: { expected: cost.toString() },
-        });
+        throw new RelayerError(
+          402,
+          "amount_mismatch",
+          `The session costs ${cost}; the authorization is for ${a.value}.`,
+          {
+            details: { expected: cost.toString() },
+          },
+        );
       }
     }
     const data = encodeFunctionData({
@@ -202,7 +229,10 @@ export function sessionsRoute(deps: SessionsDeps): Hono {
     }
     const [ev] = parseEventLogs({ abi: rentalRelayAbi, eventName: "SessionCreated", logs: receipt.logs });
     if (!ev) throw new RelayerError(502, "event_missing", `No SessionCreated in ${hash}.`);
-    deps.log.info({ sessionId: ev.args.sessionId.toString(), renter: from, tx: hash, reused }, "gasless session created");
+    deps.log.info(
+      { sessionId: ev.args.sessionId.toString(), renter: from, tx: hash, reused },
+      "gasless session created",
+    );
     return c.json(
       {
         sessionId: ev.args.sessionId.toString(),

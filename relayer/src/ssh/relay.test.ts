@@ -60,15 +60,36 @@ function startProvider(): Promise<number> {
       }),
     );
   });
-  return new Promise((resolve) => upstream.listen(0, "127.0.0.1", () => resolve((upstream.address() as net.AddressInfo).port)));
+  return new Promise((resolve) =>
+    upstream.listen(0, "127.0.0.1", () => resolve((upstream.address() as net.AddressInfo).port)),
+  );
 }
 
-function ssh(user: string, command: string, input = ""): Promise<{ code: number | null; signal: string | null; out: string; err: string }> {
+function ssh(
+  user: string,
+  command: string,
+  input = "",
+): Promise<{ code: number | null; signal: string | null; out: string; err: string }> {
   return new Promise((resolve) => {
     const p = spawn("ssh", [
-      "-F", "/dev/null", "-p", String(relay.port), "-i", renterKey,
-      "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
-      "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", `${user}@127.0.0.1`, command,
+      "-F",
+      "/dev/null",
+      "-p",
+      String(relay.port),
+      "-i",
+      renterKey,
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      "LogLevel=ERROR",
+      `${user}@127.0.0.1`,
+      command,
     ]);
     let out = "";
     let err = "";
@@ -140,9 +161,25 @@ describe("SshRelay", () => {
     const w = (dest: string) =>
       new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
         const p = spawn("ssh", [
-          "-F", "/dev/null", "-p", String(relay.port), "-i", renterKey,
-          "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
-          "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", "-W", dest, "s7@127.0.0.1",
+          "-F",
+          "/dev/null",
+          "-p",
+          String(relay.port),
+          "-i",
+          renterKey,
+          "-o",
+          "StrictHostKeyChecking=no",
+          "-o",
+          "UserKnownHostsFile=/dev/null",
+          "-o",
+          "BatchMode=yes",
+          "-o",
+          "IdentitiesOnly=yes",
+          "-o",
+          "LogLevel=ERROR",
+          "-W",
+          dest,
+          "s7@127.0.0.1",
         ]);
         let out = "";
         let err = "";

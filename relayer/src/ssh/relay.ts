@@ -82,8 +82,9 @@ export class SshRelay {
     const client = ssh2.utils.parseKey(o.clientKey);
     if (client instanceof Error) throw new Error(`bad SSH relay client key: ${client.message}`);
     this.clientPublicKey = `${client.type} ${client.getPublicSSH().toString("base64")}`;
-    this.server = new Server({ hostKeys: [o.hostKey], ident: "ComputeRelay" }, (conn: Connection, info: { ip: string; port: number }) =>
-      this.onConnection(conn, info),
+    this.server = new Server(
+      { hostKeys: [o.hostKey], ident: "ComputeRelay" },
+      (conn: Connection, info: { ip: string; port: number }) => this.onConnection(conn, info),
     );
     this.server.on("error", (err: Error) => o.log.error({ err }, "ssh relay error"));
     // Each connection may cost chain reads and an upstream connection: cap them (ssh2 drops the excess).
@@ -133,7 +134,10 @@ export class SshRelay {
       clearTimeout(authTimer);
       if (!target) return conn.end();
       const t = target;
-      log.info({ sessionId: t.sessionId.toString(), provider: t.provider, upstream: `${t.host}:${t.port}` }, "ssh relay login");
+      log.info(
+        { sessionId: t.sessionId.toString(), provider: t.provider, upstream: `${t.host}:${t.port}` },
+        "ssh relay login",
+      );
       // The relay's own connection to the node is made for the first shell/exec/sftp channel only: a ProxyJump
       // (`ssh -J`) client needs none.
       const relayed = () => (upstream ??= this.connectUpstream(t, log, () => conn.end()));
@@ -151,7 +155,10 @@ export class SshRelay {
       });
       socket.once("connect", () => {
         const channel = accept();
-        log.info({ sessionId: t.sessionId.toString(), upstream: `${t.host}:${t.port}` }, "ssh relay: jump (end to end)");
+        log.info(
+          { sessionId: t.sessionId.toString(), upstream: `${t.host}:${t.port}` },
+          "ssh relay: jump (end to end)",
+        );
         socket.on("error", () => channel.destroy());
         channel.on("error", () => socket.destroy());
         channel.pipe(socket).pipe(channel);
@@ -220,7 +227,8 @@ export class SshRelay {
         resolve();
       });
       client.on("error", (err: Error) => {
-        if (!isReady) log.warn({ err: err.message, upstream: `${t.host}:${t.port}` }, "ssh relay: provider unreachable");
+        if (!isReady)
+          log.warn({ err: err.message, upstream: `${t.host}:${t.port}` }, "ssh relay: provider unreachable");
         reject(err);
       });
     });
@@ -243,7 +251,11 @@ export class SshRelay {
         if (!t.hostKey) return true;
         const expected = Buffer.from(t.hostKey.split(" ")[1] ?? "", "base64");
         const ok = key.equals(expected);
-        if (!ok) log.warn({ expected: fingerprintOf(expected), got: fingerprintOf(key) }, "ssh relay: provider host key mismatch");
+        if (!ok)
+          log.warn(
+            { expected: fingerprintOf(expected), got: fingerprintOf(key) },
+            "ssh relay: provider host key mismatch",
+          );
         return ok;
       },
     });
@@ -289,7 +301,9 @@ export class SshRelay {
       );
     };
     const ptyOpts = () =>
-      pty ? { rows: pty.rows, cols: pty.cols, height: pty.height, width: pty.width, term: pty.term, modes: pty.modes } : undefined;
+      pty
+        ? { rows: pty.rows, cols: pty.cols, height: pty.height, width: pty.width, term: pty.term, modes: pty.modes }
+        : undefined;
 
     session.on("shell", (accept) => {
       const channel = accept();
@@ -353,7 +367,12 @@ export function createSshRelay(o: {
   const hostKey = loadOrCreateHostKey(o.dataDir, { file: "ssh_relay_host_ed25519_key", comment: "compute-relay-host" });
   const clientKey = loadOrCreateHostKey(o.dataDir, { file: "ssh_relay_client_ed25519_key", comment: "compute-relay" });
   return new SshRelay({
-    resolve: chainTargetResolver({ publicClient: o.publicClient, rental: o.rental, registry: o.registry, fromBlock: o.fromBlock }),
+    resolve: chainTargetResolver({
+      publicClient: o.publicClient,
+      rental: o.rental,
+      registry: o.registry,
+      fromBlock: o.fromBlock,
+    }),
     hostKey: hostKey.privateKey,
     clientKey: clientKey.privateKey,
     port: o.port,

@@ -82,7 +82,8 @@ export function chainTargetResolver(o: ChainTargetOptions): TargetResolver {
       functionName: "getProvider",
       args: [s.provider],
     });
-    if (!p.registered || !p.active) return { ok: false, reason: `provider ${s.provider} is not an active registered provider` };
+    if (!p.registered || !p.active)
+      return { ok: false, reason: `provider ${s.provider} is not an active registered provider` };
 
     let known = events.get(sessionId);
     if (!known) {

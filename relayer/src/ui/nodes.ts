@@ -35,7 +35,9 @@ const MAX_PRICE = (1n << 96n) - 1n;
 
 type FieldError = { status: 400 | 409 | 503; message: string; param: string | null; code: string };
 
-const fail = (e: FieldError) => ({ error: { message: e.message, type: "invalid_request_error", param: e.param, code: e.code } });
+const fail = (e: FieldError) => ({
+  error: { message: e.message, type: "invalid_request_error", param: e.param, code: e.code },
+});
 
 function ethAmount(raw: unknown, param: string): bigint | FieldError {
   if (typeof raw !== "string" && typeof raw !== "number") {
@@ -43,7 +45,12 @@ function ethAmount(raw: unknown, param: string): bigint | FieldError {
   }
   const text = String(raw).trim();
   if (!/^\d+(\.\d{1,18})?$/.test(text)) {
-    return { status: 400, message: `${param}: "${text.slice(0, 40)}" is not an amount in ETH (e.g. 0.1)`, param, code: "invalid_amount" };
+    return {
+      status: 400,
+      message: `${param}: "${text.slice(0, 40)}" is not an amount in ETH (e.g. 0.1)`,
+      param,
+      code: "invalid_amount",
+    };
   }
   return parseEther(text);
 }
@@ -52,7 +59,10 @@ export function nodesRoutes(o: NodesUiOptions): Hono {
   const app = new Hono();
 
   app.get("/nodes", (c) => {
-    c.header("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+    c.header(
+      "Content-Security-Policy",
+      "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    );
     c.header("X-Content-Type-Options", "nosniff");
     return c.html(PAGE);
   });
@@ -63,13 +73,25 @@ export function nodesRoutes(o: NodesUiOptions): Hono {
   });
 
   app.get("/nodes/api/providers", async (c) => {
-    if (!o.directory) return c.json(fail({ status: 503, message: "no indexer configured", param: null, code: "indexer_unavailable" }), 503);
+    if (!o.directory)
+      return c.json(
+        fail({ status: 503, message: "no indexer configured", param: null, code: "indexer_unavailable" }),
+        503,
+      );
     let providers: Awaited<ReturnType<ProviderDirectory["providers"]>>;
     try {
       providers = await o.directory.providers();
     } catch (err) {
       o.log.warn({ err: (err as Error).message }, "nodes ui: indexer unavailable");
-      return c.json(fail({ status: 503, message: "the indexer is not answering; try again shortly", param: null, code: "indexer_unavailable" }), 503);
+      return c.json(
+        fail({
+          status: 503,
+          message: "the indexer is not answering; try again shortly",
+          param: null,
+          code: "indexer_unavailable",
+        }),
+        503,
+      );
     }
     return c.json({
       chainId: o.chainId,
@@ -93,12 +115,19 @@ export function nodesRoutes(o: NodesUiOptions): Hono {
       body = (await c.req.json()) as Record<string, unknown>;
       if (typeof body !== "object" || body === null || Array.isArray(body)) throw new Error("not an object");
     } catch {
-      return c.json(fail({ status: 400, message: "the body must be a JSON object", param: null, code: "invalid_json" }), 400);
+      return c.json(
+        fail({ status: 400, message: "the body must be a JSON object", param: null, code: "invalid_json" }),
+        400,
+      );
     }
     const checked = await checkRegistration(o, body);
     if ("status" in checked) return c.json(fail(checked), checked.status);
     const { endpoint, attestation, price, stake } = checked;
-    const data = encodeFunctionData({ abi: computeRegistryAbi, functionName: "register", args: [endpoint, attestation, price] });
+    const data = encodeFunctionData({
+      abi: computeRegistryAbi,
+      functionName: "register",
+      args: [endpoint, attestation, price],
+    });
     const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
     return c.json({
       chainId: o.chainId,
@@ -133,28 +162,63 @@ async function checkRegistration(
     url = undefined;
   }
   if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.username || url.password) {
-    return { status: 400, message: "endpoint: your node's public URL, e.g. https://mynode.example.com:4007", param: "endpoint", code: "invalid_endpoint" };
+    return {
+      status: 400,
+      message: "endpoint: your node's public URL, e.g. https://mynode.example.com:4007",
+      param: "endpoint",
+      code: "invalid_endpoint",
+    };
   }
-  if (endpoint.length > 512) return { status: 400, message: "endpoint: at most 512 characters", param: "endpoint", code: "invalid_endpoint" };
+  if (endpoint.length > 512)
+    return { status: 400, message: "endpoint: at most 512 characters", param: "endpoint", code: "invalid_endpoint" };
   const attestation = typeof body.attestation === "string" ? body.attestation : "";
   if (attestation.length > 16_384) {
-    return { status: 400, message: "attestation: at most 16384 characters", param: "attestation", code: "invalid_attestation" };
+    return {
+      status: 400,
+      message: "attestation: at most 16384 characters",
+      param: "attestation",
+      code: "invalid_attestation",
+    };
   }
   const price = ethAmount(body.pricePerHour, "pricePerHour");
   if (typeof price !== "bigint") return price;
   if (price === 0n || price > MAX_PRICE) {
-    return { status: 400, message: "pricePerHour: more than 0 ETH per GPU-hour", param: "pricePerHour", code: "invalid_amount" };
+    return {
+      status: 400,
+      message: "pricePerHour: more than 0 ETH per GPU-hour",
+      param: "pricePerHour",
+      code: "invalid_amount",
+    };
   }
   const stake = ethAmount(body.stake, "stake");
   if (typeof stake !== "bigint") return stake;
-  const minStake = await o.publicClient.readContract({ address: o.registry, abi: computeRegistryAbi, functionName: "minStake" });
+  const minStake = await o.publicClient.readContract({
+    address: o.registry,
+    abi: computeRegistryAbi,
+    functionName: "minStake",
+  });
   if (stake < minStake) {
-    return { status: 400, message: `stake: at least ${formatEther(minStake)} ETH`, param: "stake", code: "stake_too_low" };
+    return {
+      status: 400,
+      message: `stake: at least ${formatEther(minStake)} ETH`,
+      param: "stake",
+      code: "stake_too_low",
+    };
   }
   if (typeof body.from === "string" && isAddress(body.from)) {
-    const p = await o.publicClient.readContract({ address: o.registry, abi: computeRegistryAbi, functionName: "getProvider", args: [body.from] });
+    const p = await o.publicClient.readContract({
+      address: o.registry,
+      abi: computeRegistryAbi,
+      functionName: "getProvider",
+      args: [body.from],
+    });
     if (p.registered) {
-      return { status: 409, message: `${body.from} is already registered (endpoint ${p.endpoint})`, param: "from", code: "already_registered" };
+      return {
+        status: 409,
+        message: `${body.from} is already registered (endpoint ${p.endpoint})`,
+        param: "from",
+        code: "already_registered",
+      };
     }
   }
   return { endpoint, attestation, price, stake };

@@ -331,7 +331,9 @@ async function sseAnswer(
         if (next.done) controller.close();
         else controller.enqueue(event(next.value));
       } catch (err) {
-        controller.enqueue(enc.encode(`event: error\ndata: ${JSON.stringify({ jsonrpc: "2.0", id, error: mapError(err) })}\n\n`));
+        controller.enqueue(
+          enc.encode(`event: error\ndata: ${JSON.stringify({ jsonrpc: "2.0", id, error: mapError(err) })}\n\n`),
+        );
         controller.close();
       }
     },
@@ -362,10 +364,7 @@ function skillExecutor(deps: AgentDeps): AgentExecutor {
       };
       const call = withHeaders(deps.call, header);
       const leaving = ctx.context.state.get(STREAM_KEY) as AbortController | undefined;
-      const stream =
-        deps.stream !== undefined && leaving !== undefined
-          ? withHeaders(deps.stream, header)
-          : undefined;
+      const stream = deps.stream !== undefined && leaving !== undefined ? withHeaders(deps.stream, header) : undefined;
       let skill = "inference";
       let outcome: SkillOutcome;
       try {
@@ -485,7 +484,9 @@ async function streamInference(
     }),
   );
   const fail = (outcome: SkillOutcome) =>
-    bus.publish(AgentEvent.statusUpdate({ ...ids, status: resultTask(ctx, "inference", outcome).status, metadata: undefined }));
+    bus.publish(
+      AgentEvent.statusUpdate({ ...ids, status: resultTask(ctx, "inference", outcome).status, metadata: undefined }),
+    );
   const res = await stream({
     method: "POST",
     path: "/v1/chat/completions",
@@ -504,7 +505,14 @@ async function streamInference(
     return;
   }
   const artifactId = randomUUID();
-  const artifact = (parts: Part[]): Artifact => ({ artifactId, name: "inference result", description: "", parts, metadata: undefined, extensions: [] });
+  const artifact = (parts: Part[]): Artifact => ({
+    artifactId,
+    name: "inference result",
+    description: "",
+    parts,
+    metadata: undefined,
+    extensions: [],
+  });
   let text = "";
   let pieces = 0;
   let head: { id?: unknown; created?: unknown; model?: unknown } = {};
@@ -525,13 +533,23 @@ async function streamInference(
         return;
       }
       if (pieces === 0 && head.id === undefined) head = { id: chunk.id, created: chunk.created, model: chunk.model };
-      const choice = (chunk.choices as Array<{ delta?: { content?: unknown }; finish_reason?: unknown }> | undefined)?.[0];
+      const choice = (
+        chunk.choices as Array<{ delta?: { content?: unknown }; finish_reason?: unknown }> | undefined
+      )?.[0];
       if (choice?.finish_reason) finishReason = choice.finish_reason;
       if (chunk.usage) usage = chunk.usage;
       const delta = choice?.delta?.content;
       if (typeof delta === "string" && delta !== "") {
         text += delta;
-        bus.publish(AgentEvent.artifactUpdate({ ...ids, artifact: artifact([textPart(delta)]), append: pieces++ > 0, lastChunk: false, metadata: undefined }));
+        bus.publish(
+          AgentEvent.artifactUpdate({
+            ...ids,
+            artifact: artifact([textPart(delta)]),
+            append: pieces++ > 0,
+            lastChunk: false,
+            metadata: undefined,
+          }),
+        );
       }
     }
   } catch (err) {
@@ -546,8 +564,22 @@ async function streamInference(
     choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: finishReason }],
     ...(usage === undefined ? {} : { usage }),
   };
-  bus.publish(AgentEvent.artifactUpdate({ ...ids, artifact: artifact([textPart(text), dataPart(completion)]), append: false, lastChunk: true, metadata: undefined }));
-  bus.publish(AgentEvent.statusUpdate({ ...ids, status: { state: TaskState.TASK_STATE_COMPLETED, message: undefined, timestamp: now() }, metadata: undefined }));
+  bus.publish(
+    AgentEvent.artifactUpdate({
+      ...ids,
+      artifact: artifact([textPart(text), dataPart(completion)]),
+      append: false,
+      lastChunk: true,
+      metadata: undefined,
+    }),
+  );
+  bus.publish(
+    AgentEvent.statusUpdate({
+      ...ids,
+      status: { state: TaskState.TASK_STATE_COMPLETED, message: undefined, timestamp: now() },
+      metadata: undefined,
+    }),
+  );
 }
 
 function resultTask(ctx: RequestContext, skill: string, outcome: SkillOutcome): Task {
@@ -684,7 +716,12 @@ function agentCard(deps: AgentDeps, origin: string): AgentCard {
     ),
     provider: undefined,
     version: deps.version,
-    capabilities: { streaming: deps.stream !== undefined, pushNotifications: false, extendedAgentCard: false, extensions: [] },
+    capabilities: {
+      streaming: deps.stream !== undefined,
+      pushNotifications: false,
+      extendedAgentCard: false,
+      extensions: [],
+    },
     securitySchemes: {},
     securityRequirements: [],
     defaultInputModes: ["text/plain", "application/json"],

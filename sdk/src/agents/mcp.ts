@@ -31,7 +31,10 @@ export function mcpRoute(deps: AgentDeps): Hono {
     c.json(
       {
         jsonrpc: "2.0",
-        error: { code: -32000, message: "Method not allowed: this MCP server is stateless; POST JSON-RPC requests to /mcp." },
+        error: {
+          code: -32000,
+          message: "Method not allowed: this MCP server is stateless; POST JSON-RPC requests to /mcp.",
+        },
         id: null,
       },
       405,
@@ -39,8 +42,14 @@ export function mcpRoute(deps: AgentDeps): Hono {
     ),
   );
   app.post("/", async (c) => {
-    const server = buildServer(deps, withHeaders(deps.call, (n) => c.req.header(n)));
-    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    const server = buildServer(
+      deps,
+      withHeaders(deps.call, (n) => c.req.header(n)),
+    );
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: true,
+    });
     await server.connect(transport);
     try {
       return await transport.handleRequest(c.req.raw);
@@ -77,7 +86,10 @@ function buildServer(deps: AgentDeps, call: NodeCall): McpServer {
       };
     }
     const body = res.body;
-    const structured = body !== null && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>) : { result: body };
+    const structured =
+      body !== null && typeof body === "object" && !Array.isArray(body)
+        ? (body as Record<string, unknown>)
+        : { result: body };
     return {
       content: [{ type: "text", text: text ? text(body) : JSON.stringify(body) }],
       structuredContent: structured,
@@ -88,7 +100,8 @@ function buildServer(deps: AgentDeps, call: NodeCall): McpServer {
     "list_models",
     {
       title: "List models",
-      description: "The models served here: a node's own, or at the gateway every active provider's (OpenAI /v1/models).",
+      description:
+        "The models served here: a node's own, or at the gateway every active provider's (OpenAI /v1/models).",
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     () => run({ method: "GET", path: "/v1/models" }),
@@ -151,15 +164,16 @@ function buildServer(deps: AgentDeps, call: NodeCall): McpServer {
   );
 
   // A gateway has no machine of its own to describe.
-  if (deps.role !== "gateway") server.registerTool(
-    "hardware",
-    {
-      title: "Hardware",
-      description: "This machine's detected hardware: CPU, memory, disk, GPUs (nvidia-smi), TEE devices.",
-      annotations: { readOnlyHint: true, openWorldHint: false },
-    },
-    () => run({ method: "GET", path: "/v1/hardware" }),
-  );
+  if (deps.role !== "gateway")
+    server.registerTool(
+      "hardware",
+      {
+        title: "Hardware",
+        description: "This machine's detected hardware: CPU, memory, disk, GPUs (nvidia-smi), TEE devices.",
+        annotations: { readOnlyHint: true, openWorldHint: false },
+      },
+      () => run({ method: "GET", path: "/v1/hardware" }),
+    );
 
   if (!deps.chainEnabled) return server;
 

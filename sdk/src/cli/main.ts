@@ -223,7 +223,10 @@ export async function main(argv: string[], io: Io = defaultIo, env: NodeJS.Proce
         io.out(`  compute ssh ${session.id}`);
         const hostKey = await compute.sshHostKey(session.id).catch(() => undefined);
         if (hostKey) {
-          const fp = createHash("sha256").update(Buffer.from(hostKey.split(" ")[1] ?? "", "base64")).digest("base64").replace(/=+$/, "");
+          const fp = createHash("sha256")
+            .update(Buffer.from(hostKey.split(" ")[1] ?? "", "base64"))
+            .digest("base64")
+            .replace(/=+$/, "");
           io.out(`Host key (published on-chain with the session; compute ssh checks it): SHA256:${fp}`);
         }
         io.out(`End early (unused time refunded): compute end ${session.id}`);
@@ -251,14 +254,18 @@ export async function main(argv: string[], io: Io = defaultIo, env: NodeJS.Proce
         // The provider's host key as published on-chain with the session: ssh checks it strictly, so there is
         // no "authenticity can't be established" prompt and no way for someone in between to answer instead.
         // Without a wallet (no chain access) or when the user set host-key options, ssh decides as usual.
-        const userHostKeyOpts = (v.option ?? []).some((o) => /^(StrictHostKeyChecking|UserKnownHostsFile|GlobalKnownHostsFile)\b/i.test(o));
+        const userHostKeyOpts = (v.option ?? []).some((o) =>
+          /^(StrictHostKeyChecking|UserKnownHostsFile|GlobalKnownHostsFile)\b/i.test(o),
+        );
         const hostKey = userHostKeyOpts || !wallet ? undefined : await compute.sshHostKey(s.id).catch(() => undefined);
         let pinDir: string | undefined;
         const pin: string[] = [];
         if (hostKey) {
           pinDir = mkdtempSync(path.join(os.tmpdir(), "compute-ssh-"));
           const file = path.join(pinDir, "known_hosts");
-          writeFileSync(file, `${s.ssh.port === 22 ? s.ssh.host : `[${s.ssh.host}]:${s.ssh.port}`} ${hostKey}\n`, { mode: 0o600 });
+          writeFileSync(file, `${s.ssh.port === 22 ? s.ssh.host : `[${s.ssh.host}]:${s.ssh.port}`} ${hostKey}\n`, {
+            mode: 0o600,
+          });
           pin.push("-o", `UserKnownHostsFile=${file}`, "-o", "StrictHostKeyChecking=yes");
         }
         const argvSsh = [
@@ -287,7 +294,8 @@ export async function main(argv: string[], io: Io = defaultIo, env: NodeJS.Proce
         needWallet();
         if (!v.hours) throw new UsageError("extend: --hours N is required.");
         const hours = Number(v.hours);
-        if (!Number.isSafeInteger(hours) || hours <= 0) throw new UsageError("extend: --hours must be a positive integer.");
+        if (!Number.isSafeInteger(hours) || hours <= 0)
+          throw new UsageError("extend: --hours must be a positive integer.");
         const net = await compute.network();
         const r = await compute.extendSession(sessionArg(), hours);
         io.out(
@@ -322,9 +330,13 @@ export async function main(argv: string[], io: Io = defaultIo, env: NodeJS.Proce
         const r = await compute.cancelSession(sessionArg());
         const withdrawHint = `compute withdraw --token ${r.token === zeroAddress ? "eth" : r.token === net.contracts.USDC ? "usdc" : r.token}`;
         io.out(`Session ${r.id} cancelled: its provider did not start it in time.`);
-        io.out(`Refund: ${amount(r.refund, r.token, net.contracts.USDC)} (all of it), credited in the rental contract: ${withdrawHint}`);
+        io.out(
+          `Refund: ${amount(r.refund, r.token, net.contracts.USDC)} (all of it), credited in the rental contract: ${withdrawHint}`,
+        );
         if (r.slashed > 0n)
-          io.out(`The provider's stake was slashed ${amount(r.slashed, zeroAddress, undefined)}, credited to you in the registry: compute withdraw --token eth`);
+          io.out(
+            `The provider's stake was slashed ${amount(r.slashed, zeroAddress, undefined)}, credited to you in the registry: compute withdraw --token eth`,
+          );
         io.out(`Transaction: ${r.txHash}`);
         return 0;
       }
@@ -334,8 +346,12 @@ export async function main(argv: string[], io: Io = defaultIo, env: NodeJS.Proce
         const id = rest[0];
         if (id === undefined) throw new UsageError("report-downtime: missing <provider>.");
         const r = await compute.reportDowntime(id);
-        io.out(`Provider ${r.provider} reported for over 4 hours without a heartbeat: deactivated, stake slashed ${amount(r.slashed, zeroAddress, undefined)}.`);
-        io.out(`Your share: ${amount(r.reward, zeroAddress, undefined)}, credited in the registry: compute withdraw --token eth`);
+        io.out(
+          `Provider ${r.provider} reported for over 4 hours without a heartbeat: deactivated, stake slashed ${amount(r.slashed, zeroAddress, undefined)}.`,
+        );
+        io.out(
+          `Your share: ${amount(r.reward, zeroAddress, undefined)}, credited in the registry: compute withdraw --token eth`,
+        );
         io.out(`Transaction: ${r.txHash}`);
         return 0;
       }
@@ -353,7 +369,9 @@ export async function main(argv: string[], io: Io = defaultIo, env: NodeJS.Proce
         }
         if (credit > 0n) io.out(`Withdrew ${amount(await compute.withdraw(token), token, net.contracts.USDC)}.`);
         if (compensation > 0n) {
-          io.out(`Withdrew ${amount(await compute.withdrawCompensation(), zeroAddress, undefined)} of slash compensation from the registry.`);
+          io.out(
+            `Withdrew ${amount(await compute.withdrawCompensation(), zeroAddress, undefined)} of slash compensation from the registry.`,
+          );
         }
         return 0;
       }

@@ -693,7 +693,9 @@ export class ComputeClient {
    * the reporter's share is credited to this wallet in the registry ({@link withdrawCompensation}).
    * `ProviderNotDown` before then.
    */
-  async reportDowntime(providerId: string): Promise<{ provider: Address; slashed: bigint; reward: bigint; txHash: Hash }> {
+  async reportDowntime(
+    providerId: string,
+  ): Promise<{ provider: Address; slashed: bigint; reward: bigint; txHash: Hash }> {
     const ctx = await this.#ctx();
     const provider = parseProviderId(providerId);
     const { hash, logs } = await this.#write(ctx, {

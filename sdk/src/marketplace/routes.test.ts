@@ -1,9 +1,4 @@
-import {
-  IndexerNotFoundError,
-  IndexerUnavailableError,
-  type IndexerClient,
-  type Provider,
-} from "../indexer/index.ts";
+import { IndexerNotFoundError, IndexerUnavailableError, type IndexerClient, type Provider } from "../indexer/index.ts";
 import { keccak256, toBytes, zeroAddress } from "viem";
 import { describe, expect, it } from "vitest";
 import { parseAttestation } from "./format.ts";

@@ -75,7 +75,11 @@ export function malformedJsonError(cause?: unknown): OpenAIError {
 }
 
 /** 400: a parameter is missing or has the wrong type or value. */
-export function invalidRequestError(message: string, param: string | null = null, code: string | null = null): OpenAIError {
+export function invalidRequestError(
+  message: string,
+  param: string | null = null,
+  code: string | null = null,
+): OpenAIError {
   return new OpenAIError(400, message, { type: "invalid_request_error", param, code });
 }
 

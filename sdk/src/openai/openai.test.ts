@@ -26,7 +26,11 @@ function parseError(schema: Parameters<typeof parseRequest>[0], input: unknown):
 describe("request schemas", () => {
   it("names nested params the way OpenAI does", () => {
     const err = parseError(chatCompletionRequestSchema, { model: "m", messages: [{ role: "user", content: 5 }] });
-    expect(err.toJSON().error).toMatchObject({ param: "messages.[0].content", code: "invalid_type", type: "invalid_request_error" });
+    expect(err.toJSON().error).toMatchObject({
+      param: "messages.[0].content",
+      code: "invalid_type",
+      type: "invalid_request_error",
+    });
     expect(err.status).toBe(400);
   });
 

@@ -149,7 +149,15 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /** Parameters OpenAI types as integers (its messages say "integer" for these, "decimal" for the rest). */
-const INTEGER_PARAMS = new Set(["n", "max_tokens", "max_completion_tokens", "seed", "dimensions", "logprobs", "top_logprobs"]);
+const INTEGER_PARAMS = new Set([
+  "n",
+  "max_tokens",
+  "max_completion_tokens",
+  "seed",
+  "dimensions",
+  "logprobs",
+  "top_logprobs",
+]);
 
 /** Turn the first zod issue into an OpenAI 400 that names the parameter. */
 export function zodToOpenAIError(error: z.ZodError, input: unknown): OpenAIError {
@@ -157,7 +165,11 @@ export function zodToOpenAIError(error: z.ZodError, input: unknown): OpenAIError
   if (issue === undefined) return invalidRequestError("Invalid request body.");
   const param = issue.path.length > 0 ? formatParam(issue.path) : null;
   const shown = param ?? "body";
-  if ((issue.code === "invalid_type" || issue.code === "invalid_union") && param !== null && valueAt(input, issue.path) === undefined) {
+  if (
+    (issue.code === "invalid_type" || issue.code === "invalid_union") &&
+    param !== null &&
+    valueAt(input, issue.path) === undefined
+  ) {
     return invalidRequestError(`Missing required parameter: '${shown}'.`, param, "missing_required_parameter");
   }
   const kind = INTEGER_PARAMS.has(String(issue.path.at(-1))) ? "integer" : "decimal";
@@ -206,7 +218,8 @@ export function parseRequest<T extends z.ZodType>(schema: T, input: unknown): z.
 const CHAT_ROLES = new Set(["system", "developer", "user", "assistant", "tool"]);
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const nullishNum = (v: unknown, min: number, max: number, int: boolean): boolean =>
-  v == null || (typeof v === "number" && Number.isFinite(v) && v >= min && v <= max && (!int || Number.isSafeInteger(v)));
+  v == null ||
+  (typeof v === "number" && Number.isFinite(v) && v >= min && v <= max && (!int || Number.isSafeInteger(v)));
 
 /**
  * The common valid chat body, checked by hand (zod costs several µs a request): string contents, the
@@ -295,8 +308,13 @@ export function refuseUnsupportedChatFields(input: unknown): void {
   if (input === null || typeof input !== "object" || Array.isArray(input)) return;
   const b = input as Record<string, unknown>;
   const refuse = (param: string, what: string) => {
-    throw invalidRequestError(`${what} is not supported by this node; remove '${param}' from the request.`, param, "unsupported_parameter");
+    throw invalidRequestError(
+      `${what} is not supported by this node; remove '${param}' from the request.`,
+      param,
+      "unsupported_parameter",
+    );
   };
-  if (Array.isArray(b.functions) && b.functions.length > 0) refuse("functions", "The legacy 'functions' parameter (use 'tools')");
+  if (Array.isArray(b.functions) && b.functions.length > 0)
+    refuse("functions", "The legacy 'functions' parameter (use 'tools')");
   if (b.logprobs === true) refuse("logprobs", "Returning log probabilities");
 }

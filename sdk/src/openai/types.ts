@@ -58,7 +58,11 @@ export type Model = { id: string; object: "model"; created: number; owned_by: st
 export type ModelList = { object: "list"; data: Model[] };
 
 export function usage(promptTokens: number, completionTokens: number): Usage {
-  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
+  };
 }
 
 /** Seconds since the epoch, as OpenAI's `created`. */

@@ -77,7 +77,8 @@ describe("usernames", () => {
     expect(usernameForSession("7")).toBe("s7");
     expect(sessionIdFromUsername("s42")).toBe("42");
     expect(sessionIdFromUsername(usernameForSession(2n ** 255n))).toBe((2n ** 255n).toString());
-    for (const u of ["root", "s", "s042", "sabc", "s-1", "S1", "s1 ", "s1x"]) expect(sessionIdFromUsername(u), u).toBeUndefined();
+    for (const u of ["root", "s", "s042", "sabc", "s-1", "S1", "s1 ", "s1x"])
+      expect(sessionIdFromUsername(u), u).toBeUndefined();
   });
   it("refuses ids outside uint256", () => {
     expect(() => normalizeSessionId(-1n)).toThrow(RangeError);

@@ -50,14 +50,17 @@ const MAX_KEY_LENGTH = 8192;
 /** Parses one OpenSSH public key line. Throws {@link InvalidSshKeyError} with a reason a renter can act on. */
 export function parseSshPublicKey(text: string): SshPublicKey {
   if (typeof text !== "string" || text.length === 0) throw new InvalidSshKeyError("ssh public key is empty");
-  if (text.length > MAX_KEY_LENGTH) throw new InvalidSshKeyError(`ssh public key longer than ${MAX_KEY_LENGTH} characters`);
+  if (text.length > MAX_KEY_LENGTH)
+    throw new InvalidSshKeyError(`ssh public key longer than ${MAX_KEY_LENGTH} characters`);
   const line = text.trim();
   if (/[\r\n]/.test(line)) throw new InvalidSshKeyError("ssh public key must be a single line");
   if (line.includes("PRIVATE KEY")) throw new InvalidSshKeyError("that is a private key; send the .pub file");
   const [type, b64, ...rest] = line.split(/\s+/);
   if (!type || !b64) throw new InvalidSshKeyError("expected `<type> <base64> [comment]`");
   if (!(ALLOWED_KEY_TYPES as readonly string[]).includes(type)) {
-    throw new InvalidSshKeyError(`unsupported ssh key type ${JSON.stringify(type)} (use ${ALLOWED_KEY_TYPES.join(", ")})`);
+    throw new InvalidSshKeyError(
+      `unsupported ssh key type ${JSON.stringify(type)} (use ${ALLOWED_KEY_TYPES.join(", ")})`,
+    );
   }
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new InvalidSshKeyError("ssh public key data is not base64");
   const parsed = utils.parseKey(`${type} ${b64}`);
@@ -68,7 +71,8 @@ export function parseSshPublicKey(text: string): SshPublicKey {
   if (!Buffer.from(b64, "base64").equals(blob)) throw new InvalidSshKeyError("ssh public key data is malformed");
   if (type === "ssh-rsa") {
     const bits = rsaModulusBits(blob);
-    if (bits < MIN_RSA_BITS) throw new InvalidSshKeyError(`RSA key has ${bits} bits; at least ${MIN_RSA_BITS} required`);
+    if (bits < MIN_RSA_BITS)
+      throw new InvalidSshKeyError(`RSA key has ${bits} bits; at least ${MIN_RSA_BITS} required`);
   }
   return {
     type: type as SshKeyType,
@@ -199,7 +203,8 @@ export function loadOrCreateHostKey(
   const blob = parsed.getPublicSSH();
   const publicKey = `${parsed.type} ${blob.toString("base64")}`;
   // The public half next to it (`.pub`), for operators: e.g. the SSH relay's key goes into a node's SSH_RELAY_KEYS.
-  if (!fs.existsSync(`${file}.pub`)) fs.writeFileSync(`${file}.pub`, `${publicKey} ${opts.comment ?? "compute-node"}\n`, { mode: 0o644 });
+  if (!fs.existsSync(`${file}.pub`))
+    fs.writeFileSync(`${file}.pub`, `${publicKey} ${opts.comment ?? "compute-node"}\n`, { mode: 0o644 });
   return { privateKey, publicKey, fingerprint: fingerprintOf(blob) };
 }
 

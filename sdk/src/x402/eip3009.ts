@@ -90,7 +90,14 @@ export async function signAuthorization(p: SignAuthorizationParameters): Promise
 export async function createV1PaymentHeader(p: {
   signer: TypedDataSigner;
   chainId: number;
-  requirement: { network: string; maxAmountRequired: string; payTo: string; asset: string; maxTimeoutSeconds: number; extra?: Record<string, unknown> };
+  requirement: {
+    network: string;
+    maxAmountRequired: string;
+    payTo: string;
+    asset: string;
+    maxTimeoutSeconds: number;
+    extra?: Record<string, unknown>;
+  };
   validAfter?: bigint;
   validBefore?: bigint;
   nonce?: Hex;

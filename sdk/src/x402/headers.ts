@@ -5,7 +5,12 @@
  */
 import type { PaymentPayload, PaymentRequirements, SettleResponse } from "@x402/core/types";
 import { fromV1Requirements } from "./requirements.ts";
-import { type ExactEvmPayload, exactEvmPayloadSchema, paymentPayloadV1Schema, paymentPayloadV2Schema } from "./schemas.ts";
+import {
+  type ExactEvmPayload,
+  exactEvmPayloadSchema,
+  paymentPayloadV1Schema,
+  paymentPayloadV2Schema,
+} from "./schemas.ts";
 import { caip2, chainIdOfNetwork } from "./network.ts";
 
 export const HEADER_PAYMENT_V1 = "X-PAYMENT";

@@ -7,7 +7,9 @@ import { z } from "zod";
 const hex = z.string().regex(/^0x[0-9a-fA-F]*$/, "expected 0x-prefixed hex");
 export const addressSchema = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected a 20-byte 0x address");
 const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "expected a 32-byte 0x value");
-const uintString = z.union([z.string().regex(/^\d+$/, "expected a decimal integer"), z.number().int().min(0)]).transform(String);
+const uintString = z
+  .union([z.string().regex(/^\d+$/, "expected a decimal integer"), z.number().int().min(0)])
+  .transform(String);
 
 /** EIP-3009 authorization as x402 carries it (decimal strings). */
 export const authorizationSchema = z.object({

@@ -22,7 +22,14 @@ import {
 
 const usdc = "0x5FbDB2315678afecb367f032d93F642f64180aa3" as const;
 const payTo = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8" as const;
-const req = buildPaymentRequirements({ chainId: 31337, asset: usdc, payTo, amount: 1234n, tokenName: "USD Coin", tokenVersion: "2" });
+const req = buildPaymentRequirements({
+  chainId: 31337,
+  asset: usdc,
+  payTo,
+  amount: 1234n,
+  tokenName: "USD Coin",
+  tokenVersion: "2",
+});
 
 describe("networks", () => {
   it("maps chains to CAIP-2 and v1 names both ways", () => {
@@ -37,7 +44,9 @@ describe("networks", () => {
 
 describe("requirements and headers", () => {
   it("derives the v1 accepts entry from v2 requirements", () => {
-    expect(toV1Requirements(req, { url: "http://x/v1/chat/completions", description: "d", mimeType: "application/json" })).toEqual({
+    expect(
+      toV1Requirements(req, { url: "http://x/v1/chat/completions", description: "d", mimeType: "application/json" }),
+    ).toEqual({
       scheme: "exact",
       network: "eip155:31337",
       maxAmountRequired: "1234",
@@ -54,7 +63,12 @@ describe("requirements and headers", () => {
 
   it("decodes a v1 X-Payment into the v2 shape, filling accepted from the server's requirements", async () => {
     const signer = privateKeyToAccount(generatePrivateKey());
-    const payload = await signAuthorization({ signer, token: { name: "USD Coin", version: "2", chainId: 31337, verifyingContract: usdc }, to: payTo, value: 1234n });
+    const payload = await signAuthorization({
+      signer,
+      token: { name: "USD Coin", version: "2", chainId: 31337, verifyingContract: usdc },
+      to: payTo,
+      value: 1234n,
+    });
     const d = decodePayment(decodeBase64Json(encodeV1PaymentHeader({ network: "eip155:31337", payload })), req);
     expect(d).toMatchObject({ x402Version: 1, chainId: 31337, scheme: "exact" });
     expect(d.payload.accepted).toEqual(req);
@@ -79,15 +93,20 @@ describe("requirements and headers", () => {
   it("rejects malformed payments with PaymentHeaderError", () => {
     expect(() => decodeBase64Json("%%%")).toThrow(PaymentHeaderError);
     expect(() => decodePayment({ x402Version: 3 }, req)).toThrow(/x402Version/);
-    expect(() => decodePayment(decodeBase64Json(encodeBase64Json({ x402Version: 1, scheme: "exact", network: "base", payload: {} })), req)).toThrow(
-      /malformed exact EVM payload/,
-    );
+    expect(() =>
+      decodePayment(
+        decodeBase64Json(encodeBase64Json({ x402Version: 1, scheme: "exact", network: "base", payload: {} })),
+        req,
+      ),
+    ).toThrow(/malformed exact EVM payload/);
   });
 });
 
 describe("pricing", () => {
   it("bounds the price: prompt × input + max_tokens × n × output", () => {
-    expect(priceBound({ price: { inputPerToken: 2n, outputPerToken: 5n }, promptTokens: 10, maxTokens: 100, choices: 3 })).toBe(20n + 1500n);
+    expect(
+      priceBound({ price: { inputPerToken: 2n, outputPerToken: 5n }, promptTokens: 10, maxTokens: 100, choices: 3 }),
+    ).toBe(20n + 1500n);
     expect(estimateTokens("abcdef")).toBe(2);
     expect(estimateTokens("")).toBe(0);
   });
@@ -106,8 +125,22 @@ describe("gasless sessions", () => {
       gpuCount: 1n,
       value: 10n,
     });
-    const expected = sessionAuthorizationNonce({ provider: signer.address, durationHours: 2n, sshPublicKey: "ssh-ed25519 AAAA", gpuCount: 1n, salt: body.salt });
+    const expected = sessionAuthorizationNonce({
+      provider: signer.address,
+      durationHours: 2n,
+      sshPublicKey: "ssh-ed25519 AAAA",
+      gpuCount: 1n,
+      salt: body.salt,
+    });
     expect(body.payment.authorization.nonce).toBe(expected);
-    expect(sessionAuthorizationNonce({ provider: signer.address, durationHours: 3n, sshPublicKey: "ssh-ed25519 AAAA", gpuCount: 1n, salt: body.salt })).not.toBe(expected);
+    expect(
+      sessionAuthorizationNonce({
+        provider: signer.address,
+        durationHours: 3n,
+        sshPublicKey: "ssh-ed25519 AAAA",
+        gpuCount: 1n,
+        salt: body.salt,
+      }),
+    ).not.toBe(expected);
   });
 });
