@@ -35,7 +35,7 @@ import {
 import { privateKeyToAccount } from "viem/accounts";
 import { foundry } from "viem/chains";
 import { detectHardware, type HardwareInfo } from "../node/src/hardware/detect.ts";
-import { ANVIL_BIN, ANVIL_KEYS, type Deployments, deployContracts, FORGE_BIN, REPO_ROOT, run } from "./lib/chain.ts";
+import { ANVIL_KEYS, type Deployments, deployContracts, foundryBin, REPO_ROOT, run } from "./lib/chain.ts";
 import { INDEXER_DIR, PONDER_BIN } from "./lib/indexer.ts";
 import { isPortTaken } from "./lib/ports.ts";
 import { groupAlive, type ManagedProcess, start, waitFor, waitForHttp } from "./lib/process.ts";
@@ -273,14 +273,14 @@ async function main(): Promise<void> {
     }
   });
 
-  if (!existsSync(ANVIL_BIN)) throw new Error(`anvil not found at ${ANVIL_BIN}: run \`npm install\` first`);
+  const anvilBin = foundryBin.anvil; // throws naming the missing platform package
   rmSync(DATA_DIR, { recursive: true, force: true });
   mkdirSync(LOG_DIR, { recursive: true });
 
   await step(`anvil on ${RPC_URL} (chain 31337)`, async () => {
     const proc = spawnChild(
       "anvil",
-      ANVIL_BIN,
+      anvilBin,
       ["--host", HOST, "--port", String(PORTS.anvil), "--chain-id", "31337"],
       {},
     );
@@ -305,9 +305,13 @@ async function main(): Promise<void> {
   );
 
   await step("mint 1,000,000 USDC to anvil accounts #0-#9 (forge script Seed)", () =>
-    run(FORGE_BIN, ["script", "script/Seed.s.sol", "--rpc-url", RPC_URL, "--broadcast", "--non-interactive", "-q"], {
-      env: { ...process.env, PRIVATE_KEY: DEPLOYER_KEY, DEPLOYMENTS_FILE },
-    }),
+    run(
+      foundryBin.forge,
+      ["script", "script/Seed.s.sol", "--rpc-url", RPC_URL, "--broadcast", "--non-interactive", "-q"],
+      {
+        env: { ...process.env, PRIVATE_KEY: DEPLOYER_KEY, DEPLOYMENTS_FILE },
+      },
+    ),
   );
 
   const renter = await step(

@@ -13,6 +13,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { stripVTControlCharacters } from "node:util";
 import { computeRegistryAbi, computeRentalAbi } from "@jeju/compute-sdk/abis/index";
 import { createIndexerClient } from "@jeju/compute-sdk/indexer/client";
 import { encodeFunctionData, type Hex, parseEther, zeroAddress } from "viem";
@@ -39,6 +40,12 @@ const ACCOUNTS = [
   "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720",
 ] as const;
 const PROVIDERS = ACCOUNTS.slice(1, 5);
+/** The provider for event i, round robin. */
+function pick<T>(items: readonly T[], i: number): T {
+  const item = items[i % items.length];
+  if (item === undefined) throw new Error("no items to pick from");
+  return item;
+}
 const RENTERS = ACCOUNTS.slice(5, 10);
 const RENTER = ACCOUNTS[5];
 const PRICE = parseEther("0.001");
@@ -123,7 +130,7 @@ async function main(): Promise<void> {
     const work: Tx[] = [];
     for (let i = 0; i < heartbeats; i++) {
       work.push({
-        from: PROVIDERS[i % PROVIDERS.length]!,
+        from: pick(PROVIDERS, i),
         to: d.ComputeRegistry,
         data: reg("heartbeat", []),
         gas: 60_000n,
@@ -131,7 +138,7 @@ async function main(): Promise<void> {
     }
     for (let i = 0; i < models; i++) {
       work.push({
-        from: PROVIDERS[i % PROVIDERS.length]!,
+        from: pick(PROVIDERS, i),
         to: d.ComputeRegistry,
         data: reg("setModel", [`model-${i % 50}`, BigInt(i), BigInt(2 * i)]),
         gas: 200_000n,
@@ -176,7 +183,7 @@ async function main(): Promise<void> {
       logFile: path.join(dir, "indexer.log"),
       timeoutMs: 300_000,
       onLine: (line) => {
-        const plain = line.replace(/\x1b\[[0-9;]*m/g, "");
+        const plain = stripVTControlCharacters(line);
         if (backfillStart === undefined && plain.includes("Started backfill indexing"))
           backfillStart = performance.now();
         if (backfillStart !== undefined && plain.includes("Completed backfill indexing across all chains")) {

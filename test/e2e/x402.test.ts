@@ -263,7 +263,7 @@ describe("x402 refusals: 402, clear error, no model work, nothing spent", () => 
     {
       name: "wrong asset (v2 accepted.asset)",
       error: /wrong asset/,
-      build: async ({ payer, amount, usdc }) => {
+      build: async ({ payer, amount }) => {
         const other = "0x1111111111111111111111111111111111111111" as const;
         const payload = await signAuthorization({ signer: payer, token: token(other), to: PROVIDER, value: amount });
         return {
@@ -281,7 +281,6 @@ describe("x402 refusals: 402, clear error, no model work, nothing spent", () => 
             payload,
           }),
         };
-        void usdc;
       },
     },
     {

@@ -5,18 +5,15 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Deployments, readDeployments } from "@jeju/compute-sdk/deployments";
+import { foundryBin } from "@jeju/compute-sdk/testing/anvil";
 import { type ManagedProcess, start, waitFor } from "./process.ts";
 
 export type { Deployments };
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-const bin = (tool: "anvil" | "forge" | "cast") =>
-  path.join(REPO_ROOT, "node_modules", "@foundry-rs", `${tool}-linux-amd64`, "bin", tool);
-
-export const ANVIL_BIN = bin("anvil");
-export const FORGE_BIN = bin("forge");
-export const CAST_BIN = bin("cast");
+// The platform binaries (never the npm wrappers in node_modules/.bin, which lose the exit status).
+export { foundryBin };
 
 /** Anvil's default accounts (mnemonic "test test … junk"): #0 deployer/admin, #1 the local provider. */
 export const ANVIL_KEYS = [
@@ -42,10 +39,14 @@ export async function startAnvil({
   logFile?: string;
   extraArgs?: string[];
 }): Promise<Anvil> {
-  const proc = start(ANVIL_BIN, ["--host", host, "--port", String(port), "--chain-id", String(chainId), ...extraArgs], {
-    name: "anvil",
-    logFile,
-  });
+  const proc = start(
+    foundryBin.anvil,
+    ["--host", host, "--port", String(port), "--chain-id", String(chainId), ...extraArgs],
+    {
+      name: "anvil",
+      logFile,
+    },
+  );
   const rpcUrl = `http://${host}:${port}`;
   await waitFor(`anvil on ${rpcUrl}`, () => rpc(rpcUrl, "eth_chainId").then(() => true), { timeoutMs: 15_000, proc });
   return { proc, rpcUrl, port };
@@ -92,7 +93,7 @@ export function run(
 }
 
 /** `cast …` (cast's own env: RPC URL and key go in args). */
-export const cast = (args: string[], env?: NodeJS.ProcessEnv) => run(CAST_BIN, args, { env });
+export const cast = (args: string[], env?: NodeJS.ProcessEnv) => run(foundryBin.cast, args, { env });
 
 /**
  * `forge script script/Deploy.s.sol --broadcast` against `rpcUrl`, writing `deploymentsFile`; returns its
@@ -110,7 +111,7 @@ export async function deployContracts({
   env?: NodeJS.ProcessEnv;
 }): Promise<Deployments> {
   await run(
-    FORGE_BIN,
+    foundryBin.forge,
     ["script", "script/Deploy.s.sol", "--rpc-url", rpcUrl, "--broadcast", "--non-interactive", "-q"],
     {
       env: { ...process.env, ...env, PRIVATE_KEY: privateKey, DEPLOYMENTS_FILE: deploymentsFile },

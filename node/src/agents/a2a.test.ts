@@ -293,7 +293,7 @@ describe("standard A2A (JSON-RPC, v1.0) with the official client", () => {
     expect(stored.artifacts).toHaveLength(1);
     const [text, data] = stored.artifacts[0]?.parts ?? [];
     expect(text?.content).toEqual({ $case: "text", value: direct.choices[0]?.message.content });
-    expect((data?.content as { value: Record<string, unknown> }).value).toMatchObject({
+    expect((data?.content as { value: Record<string, unknown> } | undefined)?.value).toMatchObject({
       object: "chat.completion",
       usage: direct.usage,
     });

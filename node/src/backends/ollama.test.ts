@@ -172,7 +172,8 @@ describe("ollama backend", () => {
       model: "nomic-embed-text",
       input: "What is the meaning of life?",
     });
-    b64.data[0]?.embedding.forEach((v, i) => expect(v).toBeCloseTo(res.data[0]?.embedding[i] ?? NaN, 6));
+    for (const [i, v] of (b64.data[0]?.embedding ?? []).entries())
+      expect(v).toBeCloseTo(res.data[0]?.embedding[i] ?? NaN, 6);
     const short = await node.client.embeddings.create({ model: "nomic-embed-text", input: "hi there", dimensions: 3 });
     expect(short.data[0]?.embedding).toHaveLength(3);
     const err = await rejection(

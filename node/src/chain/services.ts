@@ -117,11 +117,11 @@ export async function startChainServices(
     payments = middleware;
     closers.push(() => middleware.close());
 
-    if (chainConfig.heartbeatIntervalMs > 0 && info.registered) {
-      const wallet = ctx.wallet;
+    const wallet = ctx.wallet;
+    if (chainConfig.heartbeatIntervalMs > 0 && info.registered && wallet !== undefined) {
       const beat = async () => {
         try {
-          const hash = await wallet!.writeContract({
+          const hash = await wallet.writeContract({
             address: ctx.deployments.ComputeRegistry,
             abi: computeRegistryAbi,
             functionName: "heartbeat",

@@ -156,7 +156,7 @@ export class RentalManager implements SshSessionLookup {
         sshPublicKey: s.sshPublicKey,
       });
       if (s.status === "provisioning") resumed.push(s.id);
-      else if (res.status === "active" && (!had || !had.running)) restarted.push(s.id);
+      else if (res.status === "active" && !had?.running) restarted.push(s.id);
     }
     const open = new Set(this.store.list({ status: ["provisioning", "active"] }).map((s) => s.id));
     const stray = new Set(

@@ -448,14 +448,15 @@ export function sessionsRoute(deps: SessionsRouteDeps): Hono {
       throw err(403, "not_session_renter", `Only the session's renter may do this (signed by ${signer}).`);
     }
     if (!deps.rentals) throw err(409, "rentals_disabled", "This node does not run rentals.");
-    if (!local || local.status !== "active") throw new SessionNotRunningError(id.toString(), local?.status);
+    if (local?.status !== "active") throw new SessionNotRunningError(id.toString(), local?.status);
     return { id, manager: deps.rentals };
   }
 
   app.post("/:id{[0-9]+}/containers", async (c) => {
     const { id, manager } = await authorizeRenter(c);
     const b = parse(containerSchema, await readJson(c));
-    const rec = manager.store.get(id)!;
+    const rec = manager.store.get(id);
+    if (rec === undefined) throw new SessionNotRunningError(id.toString(), undefined);
     const info = await manager.containers.runContainer(id, b, {
       limits: manager.limitsFor(rec),
       gpus: rec.gpus,

@@ -306,7 +306,7 @@ export class RentalWatcher {
       case "SessionExtended": {
         const rec = this.store.get(id);
         const expiresAt = Number(log.args.newExpiresAt);
-        if (!rec || rec.status !== "active" || expiresAt === 0) return; // not active yet: activation sets it
+        if (rec?.status !== "active" || expiresAt === 0) return; // not active yet: activation sets it
         this.store.setExpiresAt(id, expiresAt);
         this.log.info(
           { sessionId: id, addedHours: Number(log.args.addedHours), expiresAt, tx: log.transactionHash },
@@ -610,8 +610,9 @@ export class RentalWatcher {
     args: readonly unknown[],
   ) {
     const { wallet, publicClient } = this.opts.ctx;
+    if (wallet === undefined) throw new Error(`cannot send ${functionName}: this node has no PRIVATE_KEY`);
     const run = async () => {
-      const hash = await wallet!.writeContract({
+      const hash = await wallet.writeContract({
         address: this.rental,
         abi: computeRentalAbi,
         functionName,

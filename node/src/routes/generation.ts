@@ -41,7 +41,7 @@ export async function* mergeGenerations(gens: readonly AsyncIterable<GenerationE
         it.next().then((result) => ({ index, result })),
       );
   };
-  iterators.forEach((_, i) => arm(i));
+  for (let i = 0; i < iterators.length; i++) arm(i);
   try {
     while (pending.size > 0) {
       const { index, result } = await Promise.race(pending.values());

@@ -394,7 +394,7 @@ describe("POST /v1/embeddings", () => {
     const decoded = decodeFloat32Base64(body.data[0]?.embedding ?? "");
     const expected = floats.data[0]?.embedding ?? [];
     expect(decoded).toHaveLength(expected.length);
-    decoded.forEach((v, i) => expect(v).toBeCloseTo(expected[i] ?? NaN, 6));
+    for (const [i, v] of decoded.entries()) expect(v).toBeCloseTo(expected[i] ?? NaN, 6);
     // The openai client asks for base64 by default and decodes it itself.
     const viaClient = await client.embeddings.create({ model: "mock-model", input });
     expect(viaClient.data[0]?.embedding).toEqual(decoded);

@@ -198,7 +198,7 @@ export class SshServer {
     }
     for (const [sessionId, username] of seen) {
       const info = await Promise.resolve(this.opts.sessions.lookupSshSession(username)).catch(() => undefined);
-      if (!info || !info.active || info.sessionId !== sessionId) this.revoke(sessionId);
+      if (!info?.active || info.sessionId !== sessionId) this.revoke(sessionId);
     }
   }
 
@@ -302,7 +302,6 @@ export class SshServer {
   }
 
   private onSession(state: ConnState, session: Session, log: Logger): void {
-    const sessionId = state.sessionId as string;
     let pty: { cols: number; rows: number; term: string } | undefined;
     const env: Record<string, string> = {};
     let handle: ExecHandle | undefined;
@@ -378,7 +377,7 @@ export class SshServer {
     const info = state.username
       ? await Promise.resolve(this.opts.sessions.lookupSshSession(state.username))
       : undefined;
-    if (!info || !info.active || info.sessionId !== sessionId) {
+    if (!info?.active || info.sessionId !== sessionId) {
       channel.stderr.write("compute: this session is no longer active\r\n");
       channel.exit(255);
       channel.end();

@@ -194,7 +194,7 @@ export class SshRelay {
       ctx.reject(["publickey"]);
       return "rejected";
     }
-    let key;
+    let key: ReturnType<typeof parseSshPublicKey>;
     try {
       key = parseSshPublicKey(lookup.target.sshPublicKey);
     } catch {

@@ -2,25 +2,31 @@
 // deploy the protocol with the forge script, and the well-known anvil test keys.
 import { type Deployments, readDeployments } from "../deployments.ts";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { createServer } from "node:net";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { Address, Hex } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
+import { foundryBinary } from "./foundry.ts";
 
 const execFileAsync = promisify(execFile);
 
 /** Repository root (this file lives in sdk/src/testing/). */
 export const repoRoot: string = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 
-/** The binaries Foundry's npm packages install. */
+/** The platform binaries Foundry's npm packages install (never the wrappers in node_modules/.bin; see foundry.ts). */
 export const foundryBin = {
-  anvil: join(repoRoot, "node_modules", "@foundry-rs", "anvil-linux-amd64", "bin", "anvil"),
-  forge: join(repoRoot, "node_modules", ".bin", "forge"),
-  cast: join(repoRoot, "node_modules", ".bin", "cast"),
-} as const;
+  get anvil(): string {
+    return foundryBinary("anvil", repoRoot);
+  },
+  get forge(): string {
+    return foundryBinary("forge", repoRoot);
+  },
+  get cast(): string {
+    return foundryBinary("cast", repoRoot);
+  },
+};
 
 /** Anvil's default accounts (mnemonic "test test … junk"), each funded with 10,000 ETH. Never use elsewhere. */
 export const anvilAccounts = [
@@ -134,7 +140,6 @@ function installExitHook(): void {
 
 /** Starts anvil on 127.0.0.1 and resolves once it answers JSON-RPC. Retries on a port race. */
 export async function startAnvil(options: StartAnvilOptions = {}): Promise<AnvilInstance> {
-  if (!existsSync(foundryBin.anvil)) throw new Error(`anvil not found at ${foundryBin.anvil}; run npm install`);
   const chainId = options.chainId ?? 31337;
   const attempts = options.port === undefined ? 3 : 1;
   let lastError: unknown;
