@@ -382,7 +382,7 @@ describe("x402 replay", () => {
 });
 
 describe("settlement failure after the answer", () => {
-  it("records the settlement as pending and settles it on retry; nothing lost", async () => {
+  it("withholds the answer (503 settlement_pending), records the settlement as pending and reconciles it on retry", async () => {
     let failSettle = true;
     const real = (await import("../../node/src/payments/facilitator.ts")).HttpFacilitatorClient;
     const inner = new real(relayer.url);
@@ -407,9 +407,10 @@ describe("settlement failure after the answer", () => {
       headers: { "content-type": "application/json", "X-Payment": header },
       body,
     });
-    expect(res.status).toBe(200);
-    const s = decodeBase64Json(res.headers.get("PAYMENT-RESPONSE") as string) as SettleResponse;
-    expect(s).toMatchObject({ success: false, errorReason: "settlement_pending" });
+    // Released only when settled: the answer is withheld, the settlement is reconciled in the background.
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("settlement_pending");
+    expect(res.headers.get("PAYMENT-RESPONSE")).toBeNull();
     expect(flaky.store.pending()).toHaveLength(1);
     expect(await chain.usdcBalance(PROVIDER)).toBe(provider0);
     // The same header is still spent for this node.
