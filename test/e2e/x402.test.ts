@@ -191,6 +191,30 @@ describe("x402 paid inference", () => {
     expect(res.status).toBe(200);
   });
 
+  it("prices a completion by the max_tokens it generates with, whatever max_completion_tokens says", async () => {
+    const amountOf = async (extra: Record<string, unknown>) => {
+      const res = await node.fetch("http://node.test/v1/completions", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: PAID_MODEL, prompt: "one two three", ...extra }),
+      });
+      expect(res.status).toBe(402);
+      const v1 = (await res.json()) as { accepts: { maxAmountRequired: string }[] };
+      return BigInt(v1.accepts[0]?.maxAmountRequired ?? "0");
+    };
+    const honest = await amountOf({ max_tokens: 500 });
+    expect(await amountOf({ max_tokens: 500, max_completion_tokens: 0 })).toBe(honest);
+    expect(honest - (await amountOf({ max_tokens: 1 }))).toBe(499n * PAID_PRICE.outputPerToken);
+  });
+
+  it("prices the tools the backend sees (every word of a tool description is a prompt token)", async () => {
+    const description = Array.from({ length: 1000 }, (_, i) => `w${i}`).join(" ");
+    const tools = [{ type: "function", function: { name: "lookup", description, parameters: { type: "object" } } }];
+    const plain = BigInt(String((await ask402(chatBody("hi", 8))).v1.accepts[0]?.maxAmountRequired));
+    const withTools = BigInt(String((await ask402(chatBody("hi", 8, { tools }))).v1.accepts[0]?.maxAmountRequired));
+    expect(withTools - plain >= 1000n * PAID_PRICE.inputPerToken).toBe(true);
+  });
+
   it("caps max_tokens when the request sets none (the price covers defaultMaxTokens)", async () => {
     const body = JSON.stringify({ model: PAID_MODEL, messages: [{ role: "user", content: "one two" }] });
     const { v1 } = await ask402(body);
@@ -381,7 +405,7 @@ describe("x402 replay", () => {
 });
 
 describe("settlement failure after the answer", () => {
-  it("records the settlement as pending and settles it on retry; nothing lost", async () => {
+  it("withholds the answer (503 settlement_pending), records the settlement as pending and reconciles it on retry", async () => {
     let failSettle = true;
     const real = (await import("../../node/src/payments/facilitator.ts")).HttpFacilitatorClient;
     const inner = new real(relayer.url);
@@ -406,9 +430,10 @@ describe("settlement failure after the answer", () => {
       headers: { "content-type": "application/json", "X-Payment": header },
       body,
     });
-    expect(res.status).toBe(200);
-    const s = decodeBase64Json(res.headers.get("PAYMENT-RESPONSE") as string) as SettleResponse;
-    expect(s).toMatchObject({ success: false, errorReason: "settlement_pending" });
+    // Released only when settled: the answer is withheld, the settlement is reconciled in the background.
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("settlement_pending");
+    expect(res.headers.get("PAYMENT-RESPONSE")).toBeNull();
     expect(flaky.store.pending()).toHaveLength(1);
     expect(await chain.usdcBalance(PROVIDER)).toBe(provider0);
     // The same header is still spent for this node.

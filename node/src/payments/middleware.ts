@@ -38,10 +38,19 @@ import {
   type ResourceDescription,
 } from "@jeju/compute-sdk/x402/index";
 import type { PaymentPayload, PaymentRequirements, SettleResponse } from "@x402/core/types";
-import type { Context, MiddlewareHandler } from "hono";
+import { messageText } from "@jeju/compute-sdk/openai/index";
+import type { MiddlewareHandler } from "hono";
 import { getAddress, isAddressEqual } from "viem";
 import type { Logger } from "../logger.ts";
 import { type FacilitatorClient, FacilitatorUnavailableError, HttpFacilitatorClient } from "./facilitator.ts";
+import {
+  capMaxTokens,
+  effectiveMaxTokens,
+  type InferenceBody,
+  type InferenceKind,
+  inferenceKind,
+  parsedRequest,
+} from "../routes/request.ts";
 import type { SpentNonceStore } from "./store.ts";
 
 export type TokenCounter = (text: string, model: string) => number | Promise<number>;
@@ -66,7 +75,7 @@ export type X402PaymentsOptions = {
   tokenVersion?: string;
   /** How long an authorization may be settled after signing. Default 300 s. */
   maxTimeoutSeconds?: number;
-  /** Bodies above this are left to the route (which answers 413). Default 4 MiB. */
+  /** Bodies above this are refused with 413 (counted as they arrive; no Content-Length needed). Default 4 MiB. */
   maxBodyBytes?: number;
   /** Background retry of pending settlements (ms); 0 disables the timer. Default 10 000. */
   retryIntervalMs?: number;
@@ -112,20 +121,13 @@ export function x402Payments(options: X402PaymentsOptions): X402PaymentsMiddlewa
 
   const middleware: MiddlewareHandler = async (c, next) => {
     if (c.req.method !== "POST") return next();
-    const declared = Number(c.req.header("content-length") ?? "0");
-    if (declared > o.maxBodyBytes) return next();
-    let body: Record<string, unknown>;
-    try {
-      const parsed = JSON.parse(await c.req.raw.clone().text()) as unknown;
-      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return next();
-      body = parsed as Record<string, unknown>;
-    } catch {
-      return next(); // the route answers malformed JSON
-    }
-    if (typeof body.model !== "string") return next();
+    const kind = inferenceKind(c.req.path);
+    if (kind === undefined) return next();
+    // The one parse: the route reads this same object (routes/request.ts); a bad body is the route's 400/413.
+    const body = await parsedRequest(c, kind, o.maxBodyBytes);
     const price = priceOf(body.model);
     if (isFree(price)) return next();
-    const priced = await priceRequest(c, body, price as ModelPrice);
+    const priced = await priceRequest(kind, body, price as ModelPrice);
     if (priced.amount === 0n) return next();
 
     const requirements = buildPaymentRequirements({
@@ -196,11 +198,17 @@ export function x402Payments(options: X402PaymentsOptions): X402PaymentsMiddlewa
     await next();
 
     const res = c.res;
-    if (res.status >= 400) {
-      store.release(key);
+    const workStarted = c.get("inferenceWorkStarted") === true;
+    const clientAborted = c.req.raw.signal.aborted;
+    if (res.status >= 400 && !(workStarted && clientAborted)) {
+      // No answer: the claim is released only when no model work was done; once work started the
+      // authorization is consumed (kept claimed) even though nothing is charged for a provider-side failure.
+      if (workStarted) store.markFailed(key, `route answered ${res.status} after work started`);
+      else store.release(key);
       return;
     }
 
+    // An answer (or a client that went away after work started, which pays for the work it asked for).
     const request = JSON.stringify({ paymentPayload: settlePayload, paymentRequirements: settleRequirements });
     let settled: SettleResponse;
     try {
@@ -218,18 +226,38 @@ export function x402Payments(options: X402PaymentsOptions): X402PaymentsMiddlewa
     if (settled.success) {
       store.markSettled(key, settled.transaction);
       log?.info({ key, tx: settled.transaction, amount: auth.value, path: c.req.path }, "x402 payment settled");
-    } else if (RETRYABLE.has(settled.errorReason ?? "")) {
-      store.markPending(key, request, `${settled.errorReason}: ${settled.errorMessage ?? ""}`);
-      log?.warn({ key, reason: settled.errorReason }, "x402 settlement pending; answer served, will retry");
-      settled = { ...settled, errorReason: "settlement_pending" };
     } else {
-      store.markFailed(key, `${settled.errorReason}: ${settled.errorMessage ?? ""}`);
-      log?.warn({ key, reason: settled.errorReason }, "x402 settlement refused; answer withheld");
+      // Released only when settled: whatever went wrong, the answer (or stream) is withheld.
       await res.body?.cancel().catch(() => {});
       c.res = undefined as unknown as Response;
-      c.res = refuse(`settlement failed: ${settled.errorReason ?? "unknown"}: ${settled.errorMessage ?? ""}`);
+      const reason = settled.errorReason ?? "unknown";
+      const detail = `${reason}: ${settled.errorMessage ?? ""}`;
+      if (reason === "rate_limited") {
+        // Nothing was sent on chain: a payer who empties its own facilitator bucket gets no answer.
+        store.markFailed(key, detail);
+        log?.warn({ key, reason }, "x402 settlement rate-limited; answer withheld");
+        c.res = settlementError(
+          503,
+          "settlement_rate_limited",
+          `Payment could not be settled (${detail}); no answer was delivered. Retry later with a new authorization.`,
+        );
+      } else if (RETRYABLE.has(reason)) {
+        // The transfer may still land: keep reconciling in the background so the record ends true.
+        store.markPending(key, request, detail);
+        log?.warn({ key, reason }, "x402 settlement not confirmed; answer withheld, will reconcile");
+        c.res = settlementError(
+          503,
+          "settlement_pending",
+          `Payment settlement is not confirmed (${detail}); no answer was delivered.`,
+        );
+      } else {
+        store.markFailed(key, detail);
+        log?.warn({ key, reason }, "x402 settlement refused; answer withheld");
+        c.res = refuse(`settlement failed: ${detail}`);
+      }
       return;
     }
+    if (res.status >= 400) return; // the client is gone; settled for the work it started
     const encoded = encodeBase64Json(settled);
     const headers = new Headers(res.headers);
     headers.set(HEADER_PAYMENT_RESPONSE, encoded);
@@ -238,59 +266,59 @@ export function x402Payments(options: X402PaymentsOptions): X402PaymentsMiddlewa
     c.res = new Response(res.body, { status: res.status, statusText: res.statusText, headers });
   };
 
-  async function priceRequest(c: Context, body: Record<string, unknown>, price: ModelPrice): Promise<Priced> {
-    const model = body.model as string;
-    const path = c.req.path;
+  /** The price of the parsed request: every token the backend sees, and the completion cap it honours. */
+  async function priceRequest(
+    kind: InferenceKind,
+    body: InferenceBody[InferenceKind],
+    price: ModelPrice,
+  ): Promise<Priced> {
+    const model = body.model;
     const count = async (text: string) => (o.countTokens ? await o.countTokens(text, model) : estimateTokens(text));
-    const n = typeof body.n === "number" && Number.isInteger(body.n) && body.n > 0 ? body.n : 1;
-    const stream = body.stream === true;
+    if (kind === "embeddings") {
+      const b = body as InferenceBody["embeddings"];
+      let promptTokens = 0;
+      for (const it of typeof b.input === "string" ? [b.input] : b.input) promptTokens += await count(it);
+      return {
+        model,
+        amount: priceBound({ price, promptTokens, maxTokens: 0 }),
+        promptTokens,
+        maxTokens: 0,
+        stream: false,
+      };
+    }
+    const gen = body as InferenceBody["chat"] | InferenceBody["completions"];
+    const n = gen.n ?? 1;
     let promptTokens = 0;
     let outputs = n;
-    if (path.endsWith("/embeddings")) {
-      const input = body.input;
-      const items = Array.isArray(input) ? input : [input];
-      for (const it of items) {
-        if (typeof it === "string") promptTokens += await count(it);
-        else if (Array.isArray(it))
-          promptTokens += it.length; // pre-tokenized
-        else if (typeof it === "number") promptTokens += 1;
-      }
-      return { model, amount: priceBound({ price, promptTokens, maxTokens: 0 }), promptTokens, maxTokens: 0, stream };
-    }
-    if (path.endsWith("/chat/completions")) {
+    if (kind === "chat") {
+      const b = body as InferenceBody["chat"];
       promptTokens = 3;
-      for (const m of Array.isArray(body.messages) ? body.messages : []) {
+      for (const m of b.messages) {
         promptTokens += 4 + (await count(messageText(m)));
+        if (m.name !== undefined) promptTokens += await count(m.name);
+        if (m.tool_call_id !== undefined) promptTokens += await count(m.tool_call_id);
+        if (m.tool_calls !== undefined) promptTokens += await count(JSON.stringify(m.tool_calls));
       }
+      if (b.tools != null) promptTokens += await count(JSON.stringify(b.tools));
+      if (b.tool_choice != null && typeof b.tool_choice === "object")
+        promptTokens += await count(JSON.stringify(b.tool_choice));
+      if (b.response_format != null) promptTokens += await count(JSON.stringify(b.response_format));
     } else {
-      const prompt = body.prompt;
-      const prompts = Array.isArray(prompt) ? prompt : [prompt ?? ""];
-      outputs = n * Math.max(1, prompts.length);
-      for (const p of prompts) promptTokens += await count(typeof p === "string" ? p : JSON.stringify(p));
+      const b = body as InferenceBody["completions"];
+      const prompts = typeof b.prompt === "string" ? [b.prompt] : b.prompt;
+      outputs = n * prompts.length;
+      for (const p of prompts) promptTokens += await count(p);
+      if (b.suffix != null) promptTokens += await count(b.suffix);
     }
-    const requested = [body.max_completion_tokens, body.max_tokens].find(
-      (v): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0,
-    );
-    let maxTokens = requested ?? o.defaultMaxTokens;
-    if (requested === undefined) {
-      // Enforce what is priced: the route reads the request again and must see the cap.
-      const capped = { ...body, max_tokens: maxTokens };
-      const headers = new Headers(c.req.raw.headers);
-      headers.delete("content-length");
-      c.req.raw = new Request(c.req.raw.url, {
-        method: c.req.raw.method,
-        headers,
-        body: JSON.stringify(capped),
-        signal: c.req.raw.signal,
-      });
-    }
-    maxTokens = Math.max(0, maxTokens);
+    const maxTokens = effectiveMaxTokens(kind, gen) ?? o.defaultMaxTokens;
+    // Enforce what is priced: the route runs this same object with this cap.
+    capMaxTokens(kind, gen, maxTokens);
     return {
       model,
       amount: priceBound({ price, promptTokens, maxTokens, choices: outputs }),
       promptTokens,
       maxTokens,
-      stream,
+      stream: gen.stream === true,
     };
   }
 
@@ -382,18 +410,9 @@ function paymentRequired(error: string, requirements: PaymentRequirements, resou
   });
 }
 
-function messageText(m: unknown): string {
-  if (m === null || typeof m !== "object") return "";
-  const content = (m as { content?: unknown }).content;
-  if (typeof content === "string") return content;
-  if (Array.isArray(content)) {
-    return content
-      .map((part) =>
-        part && typeof part === "object" && typeof (part as { text?: unknown }).text === "string"
-          ? (part as { text: string }).text
-          : "",
-      )
-      .join("\n");
-  }
-  return "";
+function settlementError(status: 402 | 503, code: string, message: string): Response {
+  return new Response(JSON.stringify({ error: { message, type: "server_error", param: null, code } }), {
+    status,
+    headers: { "content-type": "application/json", "cache-control": "no-store", "retry-after": "1" },
+  });
 }

@@ -8,7 +8,6 @@ import {
   invalidRequestError,
   messageText,
   nowSeconds,
-  parseChatRequest,
   randomId,
   sseData,
   stopList,
@@ -24,10 +23,10 @@ import type {
   ToolChoice,
   ToolSpec,
 } from "../backends/types.ts";
-import { readJsonBody } from "../http/body.ts";
 import { clientGone } from "../http/client.ts";
 import { sseResponse, stopReason } from "../http/sse.ts";
 import type { InferenceContext } from "./context.ts";
+import { effectiveMaxTokens, markWorkStarted, parsedRequest } from "./request.ts";
 import {
   collectGenerations,
   type FrameFormat,
@@ -41,16 +40,23 @@ export function chatCompletionsRoute(ctx: InferenceContext): Hono {
   const app = new Hono();
 
   app.post("/", async (c) => {
-    const body = parseChatRequest(await readJsonBody(c, ctx.maxBodyBytes));
+    const body = await parsedRequest(c, "chat", ctx.maxBodyBytes);
     const route = await ctx.registry.resolve(body.model);
     const deadline = ctx.inflight.begin(clientGone(c), ctx.requestTimeoutMs);
     const n = body.n ?? 1;
-    const base = chatParams(body, route.backendModel, deadline);
+    let base: ChatParams;
+    try {
+      base = chatParams(body, route.backendModel, deadline);
+    } catch (err) {
+      ctx.inflight.release(deadline);
+      throw err;
+    }
     const params: ChatParams[] = [base];
     for (let choiceIndex = 1; choiceIndex < n; choiceIndex++) params.push({ ...base, choiceIndex });
     const { backend } = route;
     const id = randomId("chatcmpl-");
     const created = nowSeconds();
+    markWorkStarted(c);
 
     if (body.stream !== true) {
       try {
@@ -128,7 +134,7 @@ function chatParams(body: ChatCompletionRequest, model: string, abort: AbortHand
   const params: ChatParams = {
     model,
     messages,
-    maxTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
+    maxTokens: effectiveMaxTokens("chat", body),
     temperature: body.temperature ?? undefined,
     topP: body.top_p ?? undefined,
     stop: stopList(body.stop),

@@ -4,9 +4,7 @@
  */
 import {
   type CompletionRequest,
-  completionRequestSchema,
   nowSeconds,
-  parseRequest,
   randomId,
   sseData,
   stopList,
@@ -15,10 +13,10 @@ import {
 } from "@jeju/compute-sdk/openai/index";
 import { Hono } from "hono";
 import type { AbortHandle, CompletionParams, GenerationResult } from "../backends/types.ts";
-import { readJsonBody } from "../http/body.ts";
 import { clientGone } from "../http/client.ts";
 import { sseResponse, stopReason } from "../http/sse.ts";
 import type { InferenceContext } from "./context.ts";
+import { effectiveMaxTokens, markWorkStarted, parsedRequest } from "./request.ts";
 import {
   collectGenerations,
   type FrameFormat,
@@ -35,7 +33,7 @@ export function completionsRoute(ctx: InferenceContext): Hono {
   const app = new Hono();
 
   app.post("/", async (c) => {
-    const body = parseRequest(completionRequestSchema, await readJsonBody(c, ctx.maxBodyBytes));
+    const body = await parsedRequest(c, "completions", ctx.maxBodyBytes);
     const route = await ctx.registry.resolve(body.model);
     const deadline = ctx.inflight.begin(clientGone(c), ctx.requestTimeoutMs);
     const n = body.n ?? 1;
@@ -49,6 +47,7 @@ export function completionsRoute(ctx: InferenceContext): Hono {
     const id = randomId("cmpl-");
     const created = nowSeconds();
     const echo = body.echo === true;
+    markWorkStarted(c);
 
     if (body.stream !== true) {
       try {
@@ -122,7 +121,7 @@ function completionParams(
 ): Omit<CompletionParams, "choiceIndex" | "prompt"> {
   return {
     model,
-    maxTokens: body.max_tokens ?? DEFAULT_MAX_TOKENS,
+    maxTokens: effectiveMaxTokens("completions", body) ?? DEFAULT_MAX_TOKENS,
     temperature: body.temperature ?? undefined,
     topP: body.top_p ?? undefined,
     stop: stopList(body.stop),

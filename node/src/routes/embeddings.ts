@@ -1,24 +1,18 @@
 /**
  * POST /v1/embeddings: `input` string or array, `encoding_format` float|base64, `dimensions`.
  */
-import {
-  type EmbeddingList,
-  embeddingRequestSchema,
-  encodeFloat32Base64,
-  invalidRequestError,
-  parseRequest,
-} from "@jeju/compute-sdk/openai/index";
+import { type EmbeddingList, encodeFloat32Base64, invalidRequestError } from "@jeju/compute-sdk/openai/index";
 import { Hono } from "hono";
-import { readJsonBody } from "../http/body.ts";
 import { clientGone } from "../http/client.ts";
 import { stopReason } from "../http/sse.ts";
 import type { InferenceContext } from "./context.ts";
+import { markWorkStarted, parsedRequest } from "./request.ts";
 
 export function embeddingsRoute(ctx: InferenceContext): Hono {
   const app = new Hono();
 
   app.post("/", async (c) => {
-    const body = parseRequest(embeddingRequestSchema, await readJsonBody(c, ctx.maxBodyBytes));
+    const body = await parsedRequest(c, "embeddings", ctx.maxBodyBytes);
     const input = typeof body.input === "string" ? [body.input] : body.input;
     input.forEach((text, i) => {
       if (text === "") {
@@ -32,6 +26,7 @@ export function embeddingsRoute(ctx: InferenceContext): Hono {
     });
     const route = await ctx.registry.resolve(body.model);
     const deadline = ctx.inflight.begin(clientGone(c), ctx.requestTimeoutMs);
+    markWorkStarted(c);
     try {
       const result = await route.backend.embed({
         model: route.backendModel,
