@@ -130,7 +130,9 @@ describe("gateway routing", () => {
     );
     expect(res.status).toBe(200);
     expect(res.headers.get("x-compute-provider")).toBe(`provider-${A}`);
-    expect(await res.json()).toEqual({ from: "a", model: "m", auth: "Bearer k", hop: "1" });
+    // The client's credentials stay at the gateway: providers are untrusted.
+    expect(await res.json()).toEqual({ from: "a", model: "m", auth: null, hop: "1" });
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
     expect(hits).toEqual(["http://a.test/v1/chat/completions"]);
     expect(indexerCalls[0]).toMatchObject({ model: "m", active: true });
   });
@@ -188,6 +190,24 @@ describe("gateway routing", () => {
     expect(r3.headers.get("x-compute-provider")).toBe(`provider-${B}`);
     expect(await r3.json()).toEqual({ x402Version: 1, accepts: [] });
     expect(hits).toEqual(["http://b.test/v1/chat/completions"]);
+  });
+
+  it("never serves a provider's HTML (or any type but JSON and SSE) on the gateway's origin", async () => {
+    list({ address: A, endpoint: "http://a.test", price: 1n }, { address: B, endpoint: "http://b.test", price: 2n });
+    node("http://a.test", "a", (c) => c.html("<script>steal(localStorage)</script>"));
+    const { post } = setup();
+    const res = await post("/v1/chat/completions", { model: "m" });
+    expect(res.headers.get("x-compute-provider")).toBe(`provider-${B}`);
+    expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(((await res.json()) as Json).from).toBe("b");
+
+    list({ address: A, endpoint: "http://a.test", price: 1n });
+    const only = await post("/v1/chat/completions", { model: "m" });
+    expect(only.status).toBe(503);
+    expect(only.headers.get("content-type")).toMatch(/^application\/json/);
+    const text = await only.text();
+    expect(text).not.toContain("<script>");
+    expect(text).toContain("answered a content type other than JSON or SSE");
   });
 
   it("does not follow a provider's redirect", async () => {

@@ -25,14 +25,11 @@ import type { Logger } from "../logger.ts";
 import { type Candidate, endpointBase, type ProviderDirectory, type Verdict } from "./directory.ts";
 import { type PaymentPin, parseProviderId, paymentPayee, providerId } from "./payee.ts";
 
-/** Request headers forwarded to the provider (everything else stays here). */
-export const FORWARDED_REQUEST_HEADERS = [
-  "content-type",
-  "accept",
-  "authorization",
-  "x-payment",
-  "payment-signature",
-] as const;
+/**
+ * Request headers forwarded to the provider (everything else stays here). Never the client's credentials
+ * (`Authorization`, cookies): a provider is anyone who staked, and a key meant for the gateway is not theirs to see.
+ */
+export const FORWARDED_REQUEST_HEADERS = ["content-type", "accept", "x-payment", "payment-signature"] as const;
 
 /** Response headers passed back to the client. */
 export const PASSED_RESPONSE_HEADERS = [
@@ -44,6 +41,17 @@ export const PASSED_RESPONSE_HEADERS = [
   "retry-after",
   "x-accel-buffering",
 ] as const;
+
+/**
+ * The only response types passed back: anything else (e.g. `text/html` with script) would be served on the
+ * relayer's origin, beside the wallet page, so it counts as a failed provider.
+ */
+export const PASSED_CONTENT_TYPES = ["application/json", "text/event-stream"] as const;
+
+function passedContentType(res: Response): boolean {
+  const type = res.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
+  return (PASSED_CONTENT_TYPES as readonly (string | undefined)[]).includes(type);
+}
 
 export const PROVIDER_HEADER = "X-Compute-Provider";
 /** Marks a request the gateway sent; a provider endpoint that points back at a gateway is refused (loop). */
@@ -236,6 +244,14 @@ export class Gateway {
         });
         continue;
       }
+      const empty = res.status === 204 || res.status === 304;
+      if (!empty && !passedContentType(res)) {
+        clientSignal.removeEventListener("abort", onClientAbort);
+        await res.body?.cancel().catch(() => {});
+        this.directory.recordFailure(cand.address);
+        failover("answered a content type other than JSON or SSE", { status: res.status });
+        continue;
+      }
       this.directory.recordSuccess(cand.address, ms);
       this.log.debug(
         { model, path, provider: id, status: res.status, ms: Math.round(ms), attempt: i + 1 },
@@ -247,7 +263,7 @@ export class Gateway {
         if (v !== null) out.set(name, v);
       }
       out.set(PROVIDER_HEADER, id);
-      const empty = res.status === 204 || res.status === 304;
+      out.set("x-content-type-options", "nosniff");
       return new Response(empty ? null : res.body, { status: res.status, headers: out });
     }
 
