@@ -2,10 +2,16 @@
  * `x402Payments(...)`: Hono middleware that puts per-token prices on the inference routes
  * (`/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`).
  *
+ * The body is read once (size-bounded, chunked bodies too) and parsed with the route's schema
+ * (`routes/request.ts`); the middleware prices that parsed object and the route runs exactly it.
+ *
  * For a paid model, before any model work:
- *   1. price the request: prompt tokens (the node's tokenizer, else an estimate) × input price +
- *      `max_tokens` × `n` × output price (a request without `max_tokens` gets `defaultMaxTokens`, written into
- *      the request so the backend cannot produce more than was paid for);
+ *   1. price the request: every prompt token the backend will see (messages with names, tool calls and tool
+ *      results, `tools`, an object `tool_choice`, `response_format` with its schema, a completion's `suffix`;
+ *      the node's tokenizer, else an estimate) × input price + the effective max tokens × `n` × output price.
+ *      The effective max tokens is one rule for pricing and generation (`max_completion_tokens`, else `max_tokens`
+ *      for chat; `max_tokens` for completions) and is written into the request (`defaultMaxTokens` when unset),
+ *      so the backend cannot produce more than was paid for;
  *   2. no payment → `402` with the v1 body `{x402Version: 1, error, accepts}` and the v2 `PAYMENT-REQUIRED`
  *      header;
  *   3. a payment (`PAYMENT-SIGNATURE` v2, or `X-PAYMENT` v1) is checked locally (scheme, chain, asset,
@@ -16,9 +22,11 @@
  *   - settled → `PAYMENT-RESPONSE` and `X-PAYMENT-RESPONSE` headers (base64 `SettleResponse` with the tx hash);
  *   - refused for good (payer emptied the balance meanwhile, …) → the answer is withheld (a stream is
  *     cancelled, stopping generation) and the client gets `402`;
- *   - facilitator unreachable / not yet mined → the answer is delivered, the settlement is stored as `pending`
- *     with everything needed and retried in the background until it settles or fails (recorded either way).
- * A route error (4xx/5xx) releases the claim: the authorization was not used and may be sent again.
+ *   - rate-limited by the facilitator → the answer is withheld: `503 settlement_rate_limited`;
+ *   - facilitator unreachable / not yet mined → the answer is withheld: `503 settlement_pending`; the settlement
+ *     is stored as `pending` and retried in the background until it settles or fails (recorded either way).
+ * Nothing is delivered unpaid. The nonce claim is released only when the route fails before any model work;
+ * once work has started the authorization is used, whatever the client does (an abort does not free it).
  */
 import {
   buildPaymentRequirements,
