@@ -340,6 +340,7 @@ async function main(): Promise<void> {
       DEPLOYMENTS_FILE,
       RPC_URL,
       PORT: String(PORTS.indexer),
+      INDEXER_SQL: "1", // loopback only here; off by default elsewhere
       PONDER_PGLITE_DIR: path.join(ponderDir, "pglite"),
     };
     delete env.DATABASE_URL;

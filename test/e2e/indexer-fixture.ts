@@ -22,7 +22,10 @@ export type Stack = {
   stop(): Promise<void>;
 };
 
-export async function startStack({ databaseUrl }: { databaseUrl?: string } = {}): Promise<Stack> {
+export async function startStack({
+  databaseUrl,
+  env,
+}: { databaseUrl?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Stack> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "compute-e2e-"));
   const anvil = await startAnvil({ port: await freePort(), logFile: path.join(dir, "anvil.log") });
   try {
@@ -33,6 +36,7 @@ export async function startStack({ databaseUrl }: { databaseUrl?: string } = {})
       deploymentsFile,
       port: await freePort(),
       ...(databaseUrl === undefined ? {} : { databaseUrl }),
+      ...(env === undefined ? {} : { env }),
       logFile: path.join(dir, "indexer.log"),
     });
     return {

@@ -62,7 +62,7 @@ async function gql(query: string): Promise<Json> {
 }
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await startStack({ env: { INDEXER_SQL: "1" } });
   indexer = createIndexerClient(stack.indexer.url);
   node = providersRoutes(
     marketplaceOptions({
@@ -337,7 +337,7 @@ describe("indexer e2e", () => {
     expect(((await notFound.json()) as Json).error.code).toBe("session_not_found");
   });
 
-  it("serves SQL over HTTP to @ponder/client", async () => {
+  it("serves SQL over HTTP to @ponder/client when the operator enables it (INDEXER_SQL=1)", async () => {
     const client = createClient(`${stack.indexer.url}/sql`, { schema });
     const rows = await client.db.select({ id: schema.provider.id, stake: schema.provider.stake }).from(schema.provider);
     expect(rows.map((r) => r.id).sort()).toEqual([provider, other].sort());

@@ -1,6 +1,6 @@
 /**
  * The indexer's HTTP API (Ponder serves it on PORT, default 42069, next to its own /health, /ready, /status):
- * GraphQL at /graphql and /, SQL over HTTP at /sql (@ponder/client), and REST:
+ * GraphQL at /graphql and /, SQL over HTTP at /sql (@ponder/client; only with INDEXER_SQL=1), and REST:
  *   GET /providers?model=&minGpus=&minAvailableGpus=&tee=&maxPrice=&token=&active=&sort=price_asc|price_desc
  *   GET /providers/:id     GET /sessions/:id     GET /sessions?renter=&provider=&status=     GET /stats
  * Addresses are accepted in any case; JSON carries bigints as decimal strings; errors use the OpenAI shape
@@ -54,7 +54,23 @@ async function loadProviders(rows: (typeof provider.$inferSelect)[]) {
 
 const app = new Hono();
 
-app.use("/sql/*", client({ db, schema }));
+// SQL over HTTP runs any read query a caller writes (one cartesian self-join stalls the API for minutes), so it is
+// off unless the operator turns it on for a private deployment; GraphQL and REST have their own limits.
+const sqlEnabled = ["1", "true", "on"].includes((process.env.INDEXER_SQL ?? "").toLowerCase());
+if (sqlEnabled) app.use("/sql/*", client({ db, schema }));
+else {
+  app.all("/sql/*", (c) =>
+    c.json(
+      errorBody(
+        "SQL over HTTP is off on this indexer: it runs any query a caller writes. Use GraphQL (/graphql) or REST " +
+          "(/providers, /sessions, /stats), or set INDEXER_SQL=1 on a deployment only you can reach.",
+        "sql_disabled",
+        "invalid_request_error",
+      ),
+      404,
+    ),
+  );
+}
 app.use("/graphql", graphql({ db, schema }));
 app.use("/", graphql({ db, schema }));
 
