@@ -25,7 +25,10 @@ export type Stack = {
 export async function startStack({
   databaseUrl,
   env,
-}: { databaseUrl?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Stack> {
+}: {
+  databaseUrl?: string;
+  env?: NodeJS.ProcessEnv;
+} = {}): Promise<Stack> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "compute-e2e-"));
   const anvil = await startAnvil({ port: await freePort(), logFile: path.join(dir, "anvil.log") });
   try {
